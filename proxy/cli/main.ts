@@ -1,0 +1,77 @@
+/** `mayfly` command line: parses arguments and dispatches to one command module. */
+import { parseArgs } from 'node:util';
+import { consoleOutput, type Output } from './output';
+import { policyCheck, policyShow } from './policyCommands';
+import { proxyCommand } from './proxyCommand';
+import { execCommand, sessionList, sessionOpen, sessionRenew, sessionRevoke, sweepCommand } from './sessionCommands';
+import { ControlError } from '../control/client';
+
+const USAGE = `usage: mayfly <command> [options]
+
+  policy check FILE... [--entry NAME]...   validate policy files (FILE:LINE:COL: error|warning: MESSAGE [CODE])
+  policy show FILE [--json]                each policy's session role and grants
+
+  proxy --config NAME=VALUE...             run Mayfly (control API; Ctrl-C stops it)
+  session open POLICY [--env|--json] [--rotate]
+  session list [--json]
+  session renew POLICY|ID
+  session revoke POLICY|ID
+  exec POLICY -- COMMAND [ARGS...]         run a command with the session's credentials
+  sweep [--grace 1h]                       drop Mayfly roles expired for longer than the grace period
+
+  --config NAME=VALUE   hoop-style plugin config: policy-config=path:FILE, and one entry per
+                        granter DSN: NAME=env:VAR | NAME=path:FILE | NAME=postgres://...
+                        (session/exec/sweep use a running proxy when there is one)
+  --control PATH        control socket (default ~/.mayfly/run/control.sock)
+`;
+
+const OPTIONS = {
+  config: { type: 'string', multiple: true },
+  control: { type: 'string' },
+  entry: { type: 'string', multiple: true },
+  json: { type: 'boolean' },
+  env: { type: 'boolean' },
+  rotate: { type: 'boolean' },
+  debug: { type: 'boolean' },
+  grace: { type: 'string' },
+} as const;
+
+export async function runCli(argv: string[], out: Output = consoleOutput): Promise<number> {
+  const dashdash = argv.indexOf('--');
+  const own = dashdash >= 0 ? argv.slice(0, dashdash) : argv;
+  const trailing = dashdash >= 0 ? argv.slice(dashdash + 1) : [];
+  const [command, ...rest] = own;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    out.log(USAGE);
+    return command ? 0 : 2;
+  }
+  try {
+    const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: OPTIONS, strict: true });
+    const common = { config: values.config, control: values.control, debug: values.debug };
+    const [sub, arg] = positionals;
+    switch (command) {
+      case 'policy':
+        if (sub === 'check') return policyCheck(positionals.slice(1), values.entry, out);
+        if (sub === 'show') return policyShow(arg, values.json ?? false, out);
+        break;
+      case 'proxy':
+        return await proxyCommand({ config: values.config ?? [], control: values.control, json: values.json, debug: values.debug }, out);
+      case 'session':
+        if (sub === 'open') return await sessionOpen(arg, { ...common, json: values.json, env: values.env, rotate: values.rotate }, out);
+        if (sub === 'list') return await sessionList({ ...common, json: values.json }, out);
+        if (sub === 'renew') return await sessionRenew(arg, common, out);
+        if (sub === 'revoke') return await sessionRevoke(arg, common, out);
+        break;
+      case 'exec':
+        return await execCommand(sub, trailing, { ...common, rotate: values.rotate }, out);
+      case 'sweep':
+        return await sweepCommand({ ...common, grace: values.grace, json: values.json }, out);
+    }
+  } catch (e) {
+    // Every error Mayfly raises is written to be shown: it names the cause and never a secret.
+    out.err(`mayfly: ${(e as Error).message}${e instanceof ControlError && e.reason ? ` [${e.reason}]` : ''}`);
+    return 1;
+  }
+  out.err(`mayfly: unknown command "${own.slice(0, 2).join(' ')}"\n${USAGE}`);
+  return 2;
+}

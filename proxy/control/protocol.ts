@@ -1,0 +1,43 @@
+/** The control API's routes and bodies, shared by the server and its one client. */
+import type { SessionInfo } from '../sessions/types';
+import type { PolicyListing, PolicyProblem } from '../policies/policyStore';
+
+export interface Health {
+  ok: true;
+  pid: number;
+  version: string;
+  startedAt: string;
+  sessions: number;
+  policyFile?: string;
+  policyError?: string;
+  listen?: { host: string; port: number };
+}
+
+export interface PoliciesResponse {
+  file: string;
+  policies: PolicyListing[];
+  problems: PolicyProblem[];
+  error?: string;
+}
+
+export interface OpenRequest {
+  policy: string;
+  rotate?: boolean;
+}
+
+export interface RevokeResponse {
+  revoked: number;
+  roleExpired: boolean;
+  stillShared: number;
+}
+
+export interface SweepResponse {
+  reports: unknown[];
+}
+
+export interface ErrorBody {
+  error: string;
+  reason?: string;
+}
+
+export type { SessionInfo };

@@ -1,0 +1,20 @@
+// Bundles each entry point into one file so the extension, the language server and
+// the proxy/CLI run without node_modules (the .vsix ships dist/ only).
+import { build } from 'esbuild';
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  logLevel: 'warning',
+  // pg optionally requires pg-native; we never use it.
+  external: ['vscode', 'pg-native'],
+};
+
+await Promise.all([
+  build({ ...common, entryPoints: ['extension/extension.ts'], outfile: 'dist/extension.js' }),
+  build({ ...common, entryPoints: ['language-server/server.ts'], outfile: 'dist/server.js' }),
+  build({ ...common, entryPoints: ['proxy/main.ts'], outfile: 'dist/proxy.js' }),
+]);

