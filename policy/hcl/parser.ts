@@ -207,6 +207,7 @@ class Parser {
         this.read();
         return i;
       }
+      const progress = this.pos;
       if (k === L.IDENT) {
         const before = this.diags.length;
         const item = this.parseItem(nested);
@@ -214,9 +215,11 @@ class Parser {
           items.push(item);
           if (!nested && item.kind === 'block' && !item.closeBrace) this.cutUnclosedTopLevelBlock(items, before);
         }
-        continue;
+      } else {
+        this.badBodyToken(i, nested);
       }
-      this.badBodyToken(i, nested);
+      // Safety net: recovery must always move forward.
+      if (this.pos === progress && this.kind(this.pos) !== L.EOF) this.pos++;
     }
   }
 
@@ -234,6 +237,7 @@ class Parser {
     } else if (k !== L.INVALID) {
       this.report(M.argumentOrBlockRequired(this.s[i], this.end(i)));
     }
+    this.read();
     this.skipRestOfItem(this.s[i], true);
   }
 
@@ -1333,9 +1337,9 @@ class Parser {
     if (heredoc) {
       const flush = this.text.charCodeAt(this.s[open] + 2) === 0x2d;
       const value = lines === null ? '' : flush ? flushHeredocLines(lines) : lines.join('');
-      return { kind: 'string', value, span, heredoc: true };
+      return { kind: 'string', value: toNFC(value), span, heredoc: true };
     }
-    return { kind: 'string', value: literal, span };
+    return { kind: 'string', value: toNFC(literal), span };
   }
 
   private parseInterpolation(closeKind: number): void {
@@ -1453,6 +1457,15 @@ class Parser {
     this.read();
     this.parseExpression();
   }
+}
+
+/**
+ * HCL string values are cty strings, which are always NFC-normalized (so "e" plus a
+ * combining accent and "é" are the same value). Pure-ASCII strings are already NFC.
+ */
+function toNFC(s: string): string {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return s.normalize('NFC');
+  return s;
 }
 
 function openerOf(k: number): number {

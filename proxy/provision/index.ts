@@ -3,5 +3,5 @@ export { provision, type ProvisionOptions, type ProvisionOutcome } from './provi
 export { roleStatus, extendRole, expireRole, type RoleStatus, type ExpireOptions } from './roles';
 export { sweepExpiredRoles, type SweepOptions, type SweepReport, type SweptRole } from './sweep';
 export { ProvisionError } from './errors';
-export { provisionStatements, provisionSteps, type ProvisionStatementOptions } from './sqlExtra';
+export { provisionStatements, provisionSteps, type ProvisionStatementOptions } from '../../policy/sql';
 export { roleLockName } from './locks';

@@ -22,7 +22,8 @@ import { errorFacts, ProvisionError, statementError, withNote, type ProvisionErr
 import { markerFacts } from './facts';
 import { localKey, serializeLocal, withGrantsLock, withRoleLock } from './locks';
 import { preflight, type PreflightResult } from './preflight';
-import { dropOwnedStatement, dropRoleStatement, provisionSteps } from './sqlExtra';
+import { provisionSteps } from '../../policy/sql';
+import { dropOwnedStatement, dropRoleStatement } from './cleanupSql';
 
 export interface ProvisionOptions {
   validUntil: Date;

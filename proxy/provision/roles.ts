@@ -11,7 +11,8 @@ import { withMaintenanceClient } from './connection';
 import { ProvisionError, statementError } from './errors';
 import { granterFacts, roleFacts, type GranterFacts, type RoleFacts } from './facts';
 import { localKey, serializeLocal, withRoleLock } from './locks';
-import { actAsRoleStatement, validUntilStatement } from './sqlExtra';
+import { validUntilStatement } from '../../policy/sql';
+import { actAsRoleStatement } from './cleanupSql';
 
 export interface RoleStatus {
   exists: boolean;

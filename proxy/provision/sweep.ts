@@ -13,7 +13,7 @@ import { ProvisionError, statementError } from './errors';
 import { canActFor, granterFacts, roleFacts, type GranterFacts } from './facts';
 import { localKey, serializeLocal, withGrantsLock, withRoleLock } from './locks';
 import { refuseUnless, actAsRole, terminateBackends } from './roles';
-import { dropOwnedStatement, dropRoleStatement, FOREIGN_GRANTS_QUERY, reassignOwnedStatement, revokeAsGrantorStatements } from './sqlExtra';
+import { dropOwnedStatement, dropRoleStatement, FOREIGN_GRANTS_QUERY, reassignOwnedStatement, revokeAsGrantorStatements } from './cleanupSql';
 
 export interface SweepOptions {
   /** How long after VALID UNTIL a role is kept (so a late renewal can still find it). */

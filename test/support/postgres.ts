@@ -20,7 +20,7 @@ import { sessionUserName } from '../../policy/naming';
 import { splitInstance } from '../../policy/instances';
 import { toClientConfig } from '../../proxy/config/pgClient';
 import { quoteIdent } from '../../policy/sql';
-import { FOREIGN_GRANTS_QUERY, revokeAsGrantorStatements } from '../../proxy/provision/sqlExtra';
+import { FOREIGN_GRANTS_QUERY, revokeAsGrantorStatements } from '../../proxy/provision/cleanupSql';
 
 export interface PgServer {
   /** e.g. "PostgreSQL 18" — for test titles. */

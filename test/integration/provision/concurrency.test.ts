@@ -36,7 +36,7 @@ describe('concurrent provisioning (PostgreSQL 18)', () => {
     const roles = await server.query('postgres', 'SELECT rolname FROM pg_roles WHERE rolname = $1', [plan.role]);
     assert.equal(roles.length, 1);
     await runAs(server, plan.role, password, 'dellstore', 'SELECT count(*) FROM store.products');
-    console.log(`      (50 provisions in ${Date.now() - t0} ms)`);
+    assert.ok(Date.now() - t0 < 60_000);
   });
 
   it('waits for another process holding the role\'s advisory lock (same key as pg_advisory_lock(hashtextextended(\'mayfly:\' || role, 0)))', async () => {

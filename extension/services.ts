@@ -1,0 +1,25 @@
+/** What commands and views share; built once in extension.ts. */
+import * as vscode from 'vscode';
+import type { MayflyOutput } from './output';
+import type { PolicyIndex } from './policyIndex';
+import type { ProxySupervisor } from './proxy/supervisor';
+import type { SessionsModel } from './sessionsModel';
+import type { SessionTerminals } from './terminals';
+
+export interface Services {
+  context: vscode.ExtensionContext;
+  output: MayflyOutput;
+  proxy: ProxySupervisor;
+  sessions: SessionsModel;
+  terminals: SessionTerminals;
+  policies: PolicyIndex;
+  restartProxy(): Promise<void>;
+}
+
+/** An error message with the buttons that fix most problems; details go to the output channel. */
+export async function showError(services: Services, message: string): Promise<void> {
+  services.output.info(`error: ${message}`);
+  const choice = await vscode.window.showErrorMessage(`Mayfly: ${message}`, 'Open Settings', 'Show Logs');
+  if (choice === 'Open Settings') await vscode.commands.executeCommand('workbench.action.openSettings', 'mayfly');
+  if (choice === 'Show Logs') services.output.show();
+}

@@ -1,0 +1,40 @@
+/** Sessions view: policy, role and time left, with Renew / Revoke / Open terminal actions. */
+import * as vscode from 'vscode';
+import type { SessionInfo } from '../../proxy/sessions/types';
+import type { SessionsModel } from '../sessionsModel';
+
+export function timeLeft(expiresAt: string, now = Date.now()): string {
+  const ms = new Date(expiresAt).getTime() - now;
+  if (ms <= 0) return 'expired';
+  const m = Math.round(ms / 60_000);
+  return m >= 60 ? `${Math.floor(m / 60)}h ${m % 60}m left` : `${Math.max(1, m)}m left`;
+}
+
+export class SessionsView implements vscode.TreeDataProvider<SessionInfo>, vscode.Disposable {
+  private readonly emitter = new vscode.EventEmitter<void>();
+  readonly onDidChangeTreeData = this.emitter.event;
+  private readonly sub: vscode.Disposable;
+
+  constructor(private readonly model: SessionsModel) {
+    this.sub = model.onDidChange(() => this.emitter.fire());
+  }
+
+  getChildren(node?: SessionInfo): SessionInfo[] {
+    return node ? [] : this.model.sessions;
+  }
+
+  getTreeItem(s: SessionInfo): vscode.TreeItem {
+    const item = new vscode.TreeItem(s.policy);
+    item.id = s.id;
+    item.description = `${s.role} · ${timeLeft(s.expiresAt)}`;
+    item.tooltip = `${s.user}@${s.host}:${s.port} (${s.databases.join(', ')}) until ${s.expiresAt}`;
+    item.iconPath = new vscode.ThemeIcon('key');
+    item.contextValue = 'session';
+    return item;
+  }
+
+  dispose(): void {
+    this.sub.dispose();
+    this.emitter.dispose();
+  }
+}
