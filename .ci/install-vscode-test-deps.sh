@@ -26,19 +26,25 @@ CS_DIR="$CACHE/code-server-$CS_VERSION-node-$NODE_VERSION"
 SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 
-# ---- chromium (Debian) ------------------------------------------------------------
-if [ -x /usr/bin/chromium ] && dpkg -s chromium >/dev/null 2>&1; then
-  say "chromium already installed ($(dpkg-query -W -f='${Version}' chromium))"
+# ---- Debian packages ---------------------------------------------------------------
+# chromium: the browser playwright-core drives. The -dev libraries and pkg-config are
+# needed to compile code-server's native addons (kerberos, native-keymap, ...).
+apt_pkgs=(chromium libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev pkg-config)
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  say "Debian packages already installed (chromium $(dpkg-query -W -f='${Version}' chromium))"
 else
-  say "installing chromium with apt-get"
+  say "apt-get install ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  # ripgrep: code-server's search uses it; g++/make/python3 build code-server's native addons.
   $SUDO apt-get update -qq || say "apt-get update failed; trying with the existing package lists"
-  $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null \
-    || fail "apt-get install chromium failed (is Debian's package mirror reachable?)"
-  [ -x /usr/bin/chromium ] || fail "chromium was installed but /usr/bin/chromium is missing"
-  say "installed chromium $(dpkg-query -W -f='${Version}' chromium)"
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || fail "apt-get install ${missing[*]} failed (is Debian's package mirror reachable?)"
+  say "installed ${missing[*]}"
 fi
+[ -x /usr/bin/chromium ] || fail "/usr/bin/chromium is missing after installing the chromium package"
 
 # ---- build tools for code-server's native addons ---------------------------------
 for tool in g++ make python3; do
@@ -70,7 +76,7 @@ CS_ENTRY="$CS_DIR/node_modules/code-server/out/node/entry.js"
 if [ -f "$CS_DIR/.complete" ] && [ -f "$CS_ENTRY" ]; then
   say "code-server $CS_VERSION already installed in $CS_DIR"
 else
-  say "installing code-server@$CS_VERSION into $CS_DIR (compiles native addons; ~5 min on 2 cores)"
+  say "installing code-server@$CS_VERSION into $CS_DIR (compiles native addons; about 2.5 min on 2 cores)"
   rm -rf "$CS_DIR" "$CS_DIR.partial"
   mkdir -p "$CS_DIR.partial"
   echo '{"private":true}' > "$CS_DIR.partial/package.json"
@@ -89,17 +95,31 @@ else
     fail "npm install code-server@$CS_VERSION failed; full log: $log"
   fi
   [ -f "$CS_DIR.partial/node_modules/code-server/out/node/entry.js" ] || fail "code-server entry point missing after install; log: $log"
-  # The native addons the remote extension host needs; a skipped install script leaves them out.
-  for addon in node-pty/build/Release/pty.node @vscode/spdlog/build/Release/spdlog.node; do
-    [ -f "$CS_DIR.partial/node_modules/code-server/lib/vscode/node_modules/$addon" ] \
-      || fail "code-server native addon $addon was not built; log: $log"
-  done
+  # The native addons the server and its extension host need (terminals, logging, storage):
+  # load them with Node 24, and spawn a real pty, to catch a skipped or broken build.
+  if ! (cd "$CS_DIR.partial/node_modules/code-server/lib/vscode/node_modules" && "$NODE_BIN" -e "
+        require('./@vscode/spdlog'); require('./@vscode/sqlite3');
+        const t = require('./node-pty').spawn('/bin/sh', ['-c', 'echo pty-ok'], {});
+        let out = ''; t.onData((d) => { out += d; });
+        t.onExit(() => { if (!out.includes('pty-ok')) { console.error('pty printed: ' + out); process.exit(1); } });
+      ") >>"$log" 2>&1; then
+    tail -20 "$log" >&2
+    fail "code-server's native addons (node-pty, @vscode/spdlog, @vscode/sqlite3) do not load; log: $log"
+  fi
   touch "$CS_DIR.partial/.complete"
   mv "$CS_DIR.partial" "$CS_DIR"
   say "installed code-server $CS_VERSION"
 fi
 
-# Smoke check: the installed server prints its version.
-ver=$("$NODE_HOME/bin/node" "$CS_ENTRY" --version 2>/dev/null | head -1) || fail "code-server does not start: $NODE_HOME/bin/node $CS_ENTRY --version"
-say "code-server reports: $ver"
+# Smoke check: the installed server starts and prints its version. Its config and logs go
+# to a throwaway directory (by default it writes into ~/.config and ~/.local/share).
+tmp=$(mktemp -d)
+ver=$(XDG_CONFIG_HOME="$tmp" XDG_DATA_HOME="$tmp" "$NODE_BIN" "$CS_ENTRY" \
+        --config "$tmp/config.yaml" --user-data-dir "$tmp/user-data" --version 2>/dev/null | tail -1) \
+  || { rm -rf "$tmp"; fail "code-server does not start: $NODE_BIN $CS_ENTRY --version"; }
+rm -rf "$tmp"
+case "$ver" in
+  "$CS_VERSION "*) say "code-server reports: $ver" ;;
+  *) fail "code-server reported '$ver', expected version $CS_VERSION" ;;
+esac
 say "done in $(( $(date +%s) - start ))s (cache: $CACHE)"

@@ -1,5 +1,7 @@
 /** `npm run bench`: runs every benchmark and prints the tables BENCHMARKS.md records. */
 import { runPolicyBench } from './policyBench';
+import { runSessionBench } from './sessionsBench';
+import { stopAllPostgres } from '../test/support/postgres';
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
@@ -13,11 +15,24 @@ async function main(): Promise<void> {
     if (big.ratio < 50) failures.push(`only ${big.ratio.toFixed(0)}x faster than hcl2-parser at 5,000 policies (< 50x)`);
     if (r.typing.p99 > 20) failures.push(`typing feedback p99 ${r.typing.p99.toFixed(1)} ms (> 20 ms)`);
   }
+  if (want('sessions')) {
+    console.log('\nSession open latency (seed 3-instance policy, control API, embedded PostgreSQL 18)');
+    const rows = await runSessionBench(console.log);
+    for (const r of rows.filter((x) => x.case !== 'cached')) {
+      if (r.p50 > 30) failures.push(`${r.case} x${r.requesters}: p50 ${r.p50.toFixed(1)} ms (> 30 ms)`);
+      if (r.p99 > 100) failures.push(`${r.case} x${r.requesters}: p99 ${r.p99.toFixed(1)} ms (> 100 ms)`);
+    }
+    for (const r of rows.filter((x) => x.case === 'cached'))
+      if (r.perSecond < 500) failures.push(`cached x${r.requesters}: ${r.perSecond.toFixed(0)} opens/s (< 500)`);
+  }
   console.log(failures.length ? `\nTargets missed:\n  ${failures.join('\n  ')}` : '\nAll targets met.');
   process.exitCode = failures.length ? 1 : 0;
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+main()
+  .catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  })
+  // Whatever happened, leave no database server behind.
+  .finally(() => stopAllPostgres());

@@ -1,6 +1,122 @@
-/** Composition root of the VS Code extension (filled in by the extension issue). */
-import type * as vscode from 'vscode';
+/**
+ * Composition root of the Mayfly extension: everything is built here, once, and every
+ * disposable goes into context.subscriptions. Features are grouped by role:
+ * languageClient (policy editing), proxy/ (the bundled proxy process), commands/,
+ * views/, terminals, status.
+ */
+import * as vscode from 'vscode';
+import type { LanguageClient } from 'vscode-languageclient/node';
+import { associatePolicyFiles, startLanguageClient } from './languageClient';
+import { MayflyOutput } from './output';
+import { PolicyIndex } from './policyIndex';
+import { ProxySupervisor } from './proxy/supervisor';
+import { SessionsModel } from './sessionsModel';
+import { StatusItem } from './status';
+import { SessionTerminals } from './terminals';
+import { findPolicyFile, readSettings } from './settings';
+import type { Services } from './services';
+import { registerOpenSessionTerminal } from './commands/openSessionTerminal';
+import { registerSessionCommands } from './commands/sessionCommands';
+import { registerProxyCommands, SECRET_PREFIX } from './commands/proxyCommands';
+import { PoliciesView } from './views/policiesView';
+import { SessionsView } from './views/sessionsView';
 
-export function activate(_context: vscode.ExtensionContext): void {}
+/** What tests (and other extensions) can inspect. */
+export interface MayflyApi {
+  services: Services;
+  status: StatusItem;
+  languageClient?: LanguageClient;
+}
 
-export function deactivate(): void {}
+let api: MayflyApi | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<MayflyApi> {
+  const output = new MayflyOutput();
+  const settings = readSettings();
+  const proxy = new ProxySupervisor(context, output);
+  const terminals = new SessionTerminals();
+  const policies = new PolicyIndex(() => Object.keys(readSettings().configEntries));
+  const status = new StatusItem();
+  const sessions = new SessionsModel(
+    proxy,
+    () => readSettings().renewReminderMinutes,
+    (s) => {
+      void vscode.window
+        .showWarningMessage(`Mayfly: session "${s.policy}" expires at ${new Date(s.expiresAt).toLocaleTimeString()}.`, 'Renew')
+        .then((choice) => choice === 'Renew' && vscode.commands.executeCommand('mayfly.renewSession', s));
+    },
+  );
+  context.subscriptions.push(output, proxy, terminals, policies, status, sessions);
+
+  const startProxy = async (): Promise<void> => {
+    if (!vscode.workspace.isTrusted) {
+      proxy.markWaitingForTrust();
+      return;
+    }
+    const current = readSettings();
+    const file = await findPolicyFile(current);
+    if (!file) {
+      proxy.notStarted('no policy file: create a *.policy.hcl file or set mayfly.policyFile');
+      return;
+    }
+    const secretDsns: Record<string, string> = {};
+    const entryNames = new Set([...policies.policies.map((p) => p.pluginConfigEntry ?? ''), ...Object.keys(current.configEntries)]);
+    for (const name of entryNames) {
+      if (!name) continue;
+      const dsn = await context.secrets.get(SECRET_PREFIX + name);
+      if (dsn) secretDsns[name] = dsn;
+    }
+    await proxy.start({ policyFile: file.fsPath, entries: current.configEntries, secretDsns });
+  };
+
+  const services: Services = { context, output, proxy, sessions, terminals, policies, restartProxy: startProxy };
+  api = { services, status };
+
+  const refreshStatus = (): void => status.update(proxy.state, sessions.sessions.length);
+  context.subscriptions.push(
+    proxy.onDidChangeState(() => {
+      refreshStatus();
+      void sessions.refresh();
+    }),
+    sessions.onDidChange(refreshStatus),
+    sessions.onDidExpire((s) => {
+      terminals.expired(s);
+      void vscode.window.showWarningMessage(`Mayfly: session "${s.policy}" expired; its credentials no longer work.`, 'Open New Session').then(
+        (c) => c && vscode.commands.executeCommand('mayfly.openSessionTerminal', s.policy),
+      );
+    }),
+    registerOpenSessionTerminal(services),
+    ...registerSessionCommands(services),
+    ...registerProxyCommands(services),
+    vscode.commands.registerCommand('mayfly.refresh', async () => {
+      await policies.load(await findPolicyFile(readSettings()));
+      await sessions.refresh();
+    }),
+    vscode.window.registerTreeDataProvider('mayfly.policies', new PoliciesView(policies)),
+    vscode.window.registerTreeDataProvider('mayfly.sessions', new SessionsView(sessions)),
+    associatePolicyFiles(settings),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => void startProxy()),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('mayfly.policyFile') || e.affectsConfiguration('mayfly.configEntries')) void startProxy();
+    }),
+  );
+  // Non-secret: lets `npx mayfly ...` in integrated terminals talk to this window's proxy.
+  context.environmentVariableCollection.replace('MAYFLY_CONTROL_SOCKET', proxy.socketPath);
+  context.environmentVariableCollection.description = 'Points the mayfly CLI at this window\'s Mayfly proxy (no credentials).';
+
+  refreshStatus();
+  await policies.load(await findPolicyFile(settings));
+  try {
+    api.languageClient = await startLanguageClient(context, settings);
+    context.subscriptions.push(api.languageClient);
+  } catch (e) {
+    output.info(`the language server did not start: ${(e as Error).message}`);
+  }
+  await startProxy();
+  return api;
+}
+
+export async function deactivate(): Promise<void> {
+  await api?.services.proxy.stop();
+  await api?.languageClient?.stop();
+}

@@ -12,7 +12,8 @@ import { runCli } from '../proxy/cli/main';
 import { parseDsn } from '../proxy/config/dsn';
 
 const root = path.resolve(__dirname, '..');
-const stateDir = path.join(root, '.mayfly-data');
+// MAYFLY_DEMO_DIR moves the demo's state (tests use a temporary one).
+const stateDir = process.env.MAYFLY_DEMO_DIR || path.join(root, '.mayfly-data');
 
 function readOrCreate(file: string, make: () => string): string {
   if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
@@ -22,12 +23,14 @@ function readOrCreate(file: string, make: () => string): string {
 }
 
 async function main(): Promise<void> {
-  fs.mkdirSync(stateDir, { recursive: true, mode: 0o711 });
+  fs.mkdirSync(stateDir, { recursive: true });
+  // As root the server runs as `postgres`, which must be able to pass through (not list) this folder.
+  fs.chmodSync(stateDir, 0o711);
   const password = readOrCreate(path.join(stateDir, 'superuser-password'), () => crypto.randomBytes(24).toString('base64url'));
   const savedPort = Number(readOrCreate(path.join(stateDir, 'port'), () => '0'));
   const port = savedPort || (await freePort());
   fs.writeFileSync(path.join(stateDir, 'port'), String(port));
-  process.stderr.write(`mayfly demo: starting PostgreSQL on 127.0.0.1:${port} (data in .mayfly-data/postgres)\n`);
+  process.stderr.write(`mayfly demo: starting PostgreSQL on 127.0.0.1:${port} (data in ${path.relative(root, path.join(stateDir, 'postgres')) || stateDir})\n`);
   const server = await startEmbeddedPostgres({ dir: path.join(stateDir, 'postgres'), port, password, persistent: true });
   const dsn = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres?sslmode=disable`;
   await createSampleData(parseDsn(dsn));

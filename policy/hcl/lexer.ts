@@ -112,6 +112,7 @@ const ID_CONTINUE_RE = /\p{ID_Continue}/u;
 function idStartLen(text: string, i: number): number {
   const c = text.charCodeAt(i);
   if (c < 128) return charClass[c] & C_IDSTART ? 1 : 0;
+  if (c !== c) return 0; // NaN: past the end
   const cp = text.codePointAt(i)!;
   return ID_START_RE.test(String.fromCodePoint(cp)) ? (cp > 0xffff ? 2 : 1) : 0;
 }
@@ -159,6 +160,8 @@ class Lexer {
   private end: Int32Array;
   private count = 0;
   readonly diagnostics: Diagnostic[] = [];
+  /** How many `'` and `` ` `` characters were seen (outside strings). */
+  private quoteChars = 0;
 
   // Mode stack (parallel arrays): frame kind, brace depth (normal frames),
   // opening offset (quoted/heredoc/seq frames), heredoc marker span.
@@ -364,7 +367,13 @@ class Lexer {
 
   private invalid(p: number, len: number): number {
     if (this.text.codePointAt(p)! > 0xffff) len = 2; // keep a surrogate pair together
-    this.diagnostics.push(M.invalidCharacter(this.text, p, p + len));
+    const c = this.text.charCodeAt(p);
+    if (c === 0x27 || c === 0x60) {
+      // Quotes come in pairs: like HCL, report only the opening one of each pair.
+      if (this.quoteChars++ % 2 === 0) this.diagnostics.push(M.invalidQuote(this.text, p, this.lineEnd(p)));
+    } else {
+      this.diagnostics.push(M.invalidCharacter(this.text, p, p + len));
+    }
     this.emit(INVALID, p, p + len);
     return p + len;
   }

@@ -65,6 +65,27 @@ export function invalidCharacter(text: string, start: number, end: number): Diag
     `This character is not used within the language: ${shown}. Remove it, or put it inside a quoted string.`, start, end);
 }
 
+/**
+ * `'text'` or `` `text` ``: HCL strings use double quotes. When the closing quote is
+ * on the same line, offer to switch both to double quotes.
+ */
+export function invalidQuote(text: string, start: number, lineEnd: number): Diagnostic {
+  const q = text[start];
+  const d = invalidCharacter(text, start, start + 1);
+  const close = text.indexOf(q, start + 1);
+  if (close > 0 && close < lineEnd) {
+    const inner = text.slice(start + 1, close);
+    if (!/["\\]/.test(inner)) {
+      d.fixes = [{
+        title: 'Use double quotes',
+        edits: [{ span: { start, end: start + 1 }, newText: '"' }, { span: { start: close, end: close + 1 }, newText: '"' }],
+        preferred: true,
+      }];
+    }
+  }
+  return d;
+}
+
 export function unterminatedString(open: number, lineEnd: number): Diagnostic {
   return diag('hcl.unterminated-string', 'Unterminated template string',
     'No closing quote was found for this string on its line. Quoted strings cannot span lines: add the closing ", ' +

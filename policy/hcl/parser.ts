@@ -22,19 +22,38 @@ import type {
 } from './ast';
 import * as L from './lexer';
 import * as M from './messages';
-import { decodeHeredocLiteral, decodeQuotedLiteral, flushHeredocLines, formatNumberKey, isValidNumber } from './template';
+import * as T from './template';
+import { expandBlockFix } from './fixes';
+
+// Token kinds (and helpers) as local constants: under per-file transpilers (tsx,
+// ts-node) a namespace import is read through getters, ~4x slower in hot loops.
+const {
+  AND, BANG, CBRACE, CBRACK, CHEREDOC, COLON, COMMA, CPAREN,
+  CQUOTE, DOT, ELLIPSIS, EOF, EQUAL, EQUAL_OP, FAT_ARROW, GE,
+  GT, IDENT, INVALID, LE, LT, MINUS, NEWLINE, NOT_EQUAL,
+  NUMBER, OBRACE, OBRACK, OHEREDOC, OPAREN, OQUOTE, OR, PERCENT,
+  PLUS, QUESTION, QUOTED_LIT, SLASH, STAR, STRING_LIT, TEMPLATE_CONTROL, TEMPLATE_INTERP,
+  TEMPLATE_SEQ_END,
+} = L;
+const { decodeHeredocLiteral, decodeQuotedLiteral, flushHeredocLines, formatNumberKey, isValidNumber } = T;
 
 type What = ExpressionValue['what'];
 type Item = Attribute | Block;
+/** An open `%{ if }` or `%{ for }` in a template. */
+interface Directive {
+  kw: string;
+  at: number;
+  inElse: boolean;
+}
 
 // Binary operator precedence (HCL spec "Operations"); 0 = not a binary operator.
 const PREC = new Uint8Array(64);
-PREC[L.OR] = 1;
-PREC[L.AND] = 2;
-PREC[L.EQUAL_OP] = 3; PREC[L.NOT_EQUAL] = 3;
-PREC[L.GT] = 4; PREC[L.GE] = 4; PREC[L.LT] = 4; PREC[L.LE] = 4;
-PREC[L.PLUS] = 5; PREC[L.MINUS] = 5;
-PREC[L.STAR] = 6; PREC[L.SLASH] = 6; PREC[L.PERCENT] = 6;
+PREC[OR] = 1;
+PREC[AND] = 2;
+PREC[EQUAL_OP] = 3; PREC[NOT_EQUAL] = 3;
+PREC[GT] = 4; PREC[GE] = 4; PREC[LT] = 4; PREC[LE] = 4;
+PREC[PLUS] = 5; PREC[MINUS] = 5;
+PREC[STAR] = 6; PREC[SLASH] = 6; PREC[PERCENT] = 6;
 
 
 /** Result of parsing one `{ ... }` block body. */
@@ -64,12 +83,18 @@ class Parser {
    * item skips the rest of its line. Reset for each body item.
    */
   private bail = false;
-  /** Token indices of brackets opened by the expression being parsed (for recovery). */
+  /** Token indices of brackets opened and not yet closed by the expression being parsed (for recovery). */
   private readonly open: number[] = [];
+  /**
+   * Nesting depth of blocks and bracketed expressions. Recursion is bounded so that
+   * hostile input cannot overflow the stack; real files never get near the limit.
+   */
+  private depth = 0;
   /** An "Unclosed configuration block" was reported for the current EOF already. */
   private unclosedReported = false;
   readonly diags: Diagnostic[];
   private readonly diagStarts = new Set<number>();
+  private readonly intern: T.Interner;
 
   constructor(text: string, lexed: L.LexResult) {
     this.text = text;
@@ -80,6 +105,7 @@ class Parser {
     this.eofIdx = t.count - 1;
     this.limit = this.eofIdx;
     this.diags = lexed.diagnostics;
+    this.intern = new T.Interner(text);
     for (const d of this.diags) this.diagStarts.add(d.span.start);
   }
 
@@ -88,12 +114,12 @@ class Parser {
   /** Index of the next significant token (skipping newlines where they don't count). */
   private next(): number {
     let i = this.pos;
-    if (!this.nl) while (this.k[i] === L.NEWLINE) i++;
+    if (!this.nl) while (this.k[i] === NEWLINE) i++;
     return i >= this.limit ? this.limit : i;
   }
 
   private kind(i: number): number {
-    return i >= this.limit ? L.EOF : this.k[i];
+    return i >= this.limit ? EOF : this.k[i];
   }
 
   private end(i: number): number {
@@ -115,21 +141,32 @@ class Parser {
   }
 
   private tokenText(i: number): string {
-    return this.text.slice(this.s[i], this.end(i));
+    return this.intern.get(this.s[i], this.end(i));
   }
 
   private isIdent(i: number, word: string): boolean {
-    return this.kind(i) === L.IDENT && this.e[i] - this.s[i] === word.length && this.text.startsWith(word, this.s[i]);
+    return this.kind(i) === IDENT && this.e[i] - this.s[i] === word.length && this.text.startsWith(word, this.s[i]);
   }
 
   /** How to name token `i` in a message. */
   private describe(i: number): string {
     const k = this.kind(i);
-    if (k === L.EOF) return 'the end of the file';
-    if (k === L.NEWLINE) return 'the end of the line';
-    if (k === L.OQUOTE) return 'a quoted string';
-    if (k === L.OHEREDOC) return 'a heredoc';
+    if (k === EOF) return 'the end of the file';
+    if (k === NEWLINE) return 'the end of the line';
+    if (k === OQUOTE) {
+      const raw = this.text.slice(this.s[i], this.errEnd(i));
+      return 'the string ' + (raw.length > 40 ? raw.slice(0, 37) + '..."' : raw);
+    }
+    if (k === OHEREDOC) return 'a heredoc';
     return M.show(this.tokenText(i));
+  }
+
+  /** End of the source unit starting at token `i`: a whole string for an opening quote. */
+  private errEnd(i: number): number {
+    if (this.kind(i) !== OQUOTE) return this.end(i);
+    let j = i + 1;
+    while (j < this.limit && this.k[j] !== CQUOTE && this.k[j] !== NEWLINE) j++;
+    return j < this.limit ? this.e[j] : this.e[i];
   }
 
   private span(i: number): Span {
@@ -177,7 +214,7 @@ class Parser {
 
   /** True when token `i` is the first token on its line. */
   private firstOnLine(i: number): boolean {
-    return i === 0 || this.k[i - 1] === L.NEWLINE || this.indentOf(this.s[i]).length === this.column(this.s[i]);
+    return i === 0 || this.k[i - 1] === NEWLINE || this.indentOf(this.s[i]).length === this.column(this.s[i]);
   }
 
   // ------------------------------------------------------------------ bodies
@@ -198,17 +235,17 @@ class Parser {
       this.nl = true;
       const i = this.next();
       const k = this.kind(i);
-      if (k === L.NEWLINE) {
+      if (k === NEWLINE) {
         this.read();
         continue;
       }
-      if (k === L.EOF) return -1;
-      if (k === L.CBRACE && nested) {
+      if (k === EOF) return -1;
+      if (k === CBRACE && nested) {
         this.read();
         return i;
       }
       const progress = this.pos;
-      if (k === L.IDENT) {
+      if (k === IDENT) {
         const before = this.diags.length;
         const item = this.parseItem(nested);
         if (item) {
@@ -219,22 +256,22 @@ class Parser {
         this.badBodyToken(i, nested);
       }
       // Safety net: recovery must always move forward.
-      if (this.pos === progress && this.kind(this.pos) !== L.EOF) this.pos++;
+      if (this.pos === progress && this.kind(this.pos) !== EOF) this.pos++;
     }
   }
 
   /** Something that cannot start an argument or block: report it and skip the line. */
   private badBodyToken(i: number, nested: boolean): void {
     const k = this.kind(i);
-    if (k === L.OQUOTE) {
+    if (k === OQUOTE) {
       this.report(M.diag('hcl.invalid-argument-name', 'Invalid argument name',
         'Argument names must not be quoted. Remove the quotes around the name.', this.s[i], this.s[i] + 1));
-    } else if (k === L.CBRACE && !nested) {
+    } else if (k === CBRACE && !nested) {
       this.report(M.argumentOrBlockRequired(this.s[i], this.e[i],
         'This closing brace has no matching opening brace. Remove it, or check the brace nesting above it.'));
       this.read();
       return;
-    } else if (k !== L.INVALID) {
+    } else if (k !== INVALID) {
       this.report(M.argumentOrBlockRequired(this.s[i], this.end(i)));
     }
     this.read();
@@ -245,9 +282,9 @@ class Parser {
   private parseItem(nested: boolean): Item | null {
     const nameIdx = this.read();
     const k = this.peekKind();
-    if (k === L.EQUAL) return this.parseAttribute(nameIdx, false);
-    if (k === L.OQUOTE || k === L.OBRACE || k === L.IDENT) return this.parseBlock(nameIdx, false);
-    const detail = k === L.COLON
+    if (k === EQUAL) return this.parseAttribute(nameIdx, false);
+    if (k === OQUOTE || k === OBRACE || k === IDENT) return this.parseBlock(nameIdx, false);
+    const detail = k === COLON
       ? 'An argument or block definition is required here. To set an argument, use the equals sign "=" rather than a colon.'
       : 'An argument or block definition is required here. To set an argument, use the equals sign "=" to introduce the argument value.';
     this.report(M.argumentOrBlockRequired(this.s[nameIdx], this.e[nameIdx], detail));
@@ -277,7 +314,7 @@ class Parser {
       this.skipRestOfItem(this.s[nameIdx], true);
       return attr;
     }
-    if (!inline) this.expectEndOfItem(nameIdx, value.span.end, false);
+    if (!inline) this.expectEndOfItem(nameIdx, value.span.end, false, value);
     return attr;
   }
 
@@ -286,15 +323,19 @@ class Parser {
    * if what follows starts another item on the same line (`a = 1 b = 2`), leave it to
    * be parsed so both are kept.
    */
-  private expectEndOfItem(itemIdx: number, itemEnd: number, isBlock: boolean): void {
+  private expectEndOfItem(itemIdx: number, itemEnd: number, isBlock: boolean, value?: Value): void {
     this.nl = true;
     const i = this.next();
     const k = this.kind(i);
-    if (k === L.NEWLINE) {
+    if (k === NEWLINE) {
       this.read();
       return;
     }
-    if (k === L.EOF) return;
+    if (k === EOF) return;
+    if (value && value.kind === 'number' && k === IDENT && this.s[i] === value.span.end) {
+      this.unquotedDuration(value, i);
+      return;
+    }
     const fix: Fix | undefined = this.startsItem(i)
       ? {
         title: 'Put the next definition on its own line',
@@ -303,25 +344,43 @@ class Parser {
       }
       : undefined;
     if (isBlock) this.report(M.missingNewlineAfterBlock(this.s[i], this.end(i), fix));
-    else this.report(M.missingNewline(k === L.COMMA, this.s[i], this.end(i), fix));
-    if (k === L.COMMA) {
+    else this.report(M.missingNewline(k === COMMA, this.s[i], this.end(i), fix));
+    if (k === COMMA) {
       this.read();
       if (this.startsItem(this.next())) return;
     }
-    if (fix || k === L.CBRACE) return;
+    if (fix || k === CBRACE) return;
     this.skipRestOfItem(this.s[itemIdx], true);
+  }
+
+  /**
+   * `expiration = 12h`: HCL reads the number 12 and then stumbles on `h`. The value
+   * was almost certainly meant as a string, so say that and offer to quote it.
+   */
+  private unquotedDuration(value: Value & { kind: 'number' }, identIdx: number): void {
+    const word = this.text.slice(value.span.start, this.e[identIdx]);
+    const d = M.missingNewline(false, this.s[identIdx], this.e[identIdx], {
+      title: `Quote the value as "${word}"`,
+      edits: [{ span: { start: value.span.start, end: this.e[identIdx] }, newText: JSON.stringify(word) }],
+      preferred: true,
+    });
+    d.detail = `An argument definition must end with a newline, but the number ${value.raw} is directly followed by ` +
+      `"${this.tokenText(identIdx)}". If ${M.show(word)} is meant as a string, put it in quotes: ${JSON.stringify(word)}.`;
+    this.report(d);
+    this.read();
+    this.skipRestOfItem(value.span.start, true);
   }
 
   /** Does token `i` begin an attribute (`name =`) or a block header (`name ... {`)? */
   private startsItem(i: number): boolean {
-    if (this.kind(i) !== L.IDENT) return false;
+    if (this.kind(i) !== IDENT) return false;
     let j = i + 1;
     const k = this.kind(j);
-    if (k === L.EQUAL) return true;
+    if (k === EQUAL) return true;
     for (;; j++) {
       const kj = this.kind(j);
-      if (kj === L.OBRACE) return true;
-      if (kj === L.IDENT || kj === L.QUOTED_LIT || kj === L.OQUOTE || kj === L.CQUOTE) continue;
+      if (kj === OBRACE) return true;
+      if (kj === IDENT || kj === QUOTED_LIT || kj === OQUOTE || kj === CQUOTE) continue;
       return false;
     }
   }
@@ -334,39 +393,41 @@ class Parser {
    * `[` does not swallow the rest of the file).
    */
   private skipRestOfItem(itemStart: number, stopAtCloseBrace: boolean): void {
-    const depthStack = this.open.slice();
+    const depthStack = this.open.map((i) => this.k[i]);
     this.open.length = 0;
     this.nl = true;
     // Already at the start of a line with nothing open: the item ended cleanly.
-    if (depthStack.length === 0 && this.pos > 0 && this.k[this.pos - 1] === L.NEWLINE) return;
+    if (depthStack.length === 0 && this.pos > 0 && this.k[this.pos - 1] === NEWLINE) return;
     const itemCol = this.column(itemStart);
     for (;;) {
       const i = this.pos;
       const k = this.kind(i);
-      if (k === L.EOF) return;
-      if (k === L.NEWLINE) {
+      if (k === EOF) return;
+      if (k === NEWLINE) {
         this.read();
         if (depthStack.length === 0) return;
         const j = this.nextNonNewline();
-        if (this.kind(j) === L.EOF) return;
+        if (this.kind(j) === EOF) return;
+        // A line starting a new item at the broken item's indentation, or a `}` left
+        // of it (the enclosing block's), means the open bracket was never closed.
         const col = this.column(this.s[j]);
-        if (col <= itemCol && this.firstOnLine(j) && (this.startsItem(j) || this.kind(j) === L.CBRACE)) return;
+        if (this.firstOnLine(j) && ((col <= itemCol && this.startsItem(j)) || (col < itemCol && this.kind(j) === CBRACE))) return;
         continue;
       }
       switch (k) {
-        case L.OBRACE: case L.OBRACK: case L.OPAREN: case L.OQUOTE: case L.OHEREDOC:
-        case L.TEMPLATE_INTERP: case L.TEMPLATE_CONTROL:
+        case OBRACE: case OBRACK: case OPAREN: case OQUOTE: case OHEREDOC:
+        case TEMPLATE_INTERP: case TEMPLATE_CONTROL:
           depthStack.push(k);
           break;
-        case L.CBRACE: case L.CBRACK: case L.CPAREN: case L.CQUOTE: case L.CHEREDOC: case L.TEMPLATE_SEQ_END: {
+        case CBRACE: case CBRACK: case CPAREN: case CQUOTE: case CHEREDOC: case TEMPLATE_SEQ_END: {
           const opener = openerOf(k);
           let found = -1;
           for (let d = depthStack.length - 1; d >= 0; d--) {
             const o = depthStack[d];
-            if (o === opener || (k === L.TEMPLATE_SEQ_END && o === L.TEMPLATE_CONTROL)) { found = d; break; }
+            if (o === opener || (k === TEMPLATE_SEQ_END && o === TEMPLATE_CONTROL)) { found = d; break; }
           }
           if (found < 0) {
-            if (k === L.CBRACE && stopAtCloseBrace) return;
+            if (k === CBRACE && stopAtCloseBrace) return;
           } else {
             depthStack.length = found;
           }
@@ -380,7 +441,7 @@ class Parser {
 
   private nextNonNewline(): number {
     let j = this.pos;
-    while (j < this.limit && this.k[j] === L.NEWLINE) j++;
+    while (j < this.limit && this.k[j] === NEWLINE) j++;
     return j >= this.limit ? this.limit : j;
   }
 
@@ -392,15 +453,15 @@ class Parser {
     for (;;) {
       const i = this.next();
       const k = this.kind(i);
-      if (k === L.OBRACE) {
+      if (k === OBRACE) {
         openIdx = this.read();
         break;
       }
-      if (k === L.OQUOTE) {
+      if (k === OQUOTE) {
         labels.push(this.parseQuotedLabel());
         continue;
       }
-      if (k === L.IDENT) {
+      if (k === IDENT) {
         this.read();
         labels.push({ value: this.tokenText(i), span: this.span(i), quoted: false });
         continue;
@@ -409,7 +470,14 @@ class Parser {
       if (openIdx < 0) return null;
       break;
     }
+    if (this.depth >= MAX_DEPTH) {
+      this.report(tooDeep(this.s[openIdx], this.e[openIdx]));
+      this.skipBalancedBraces();
+      return null;
+    }
+    this.depth++;
     const body = this.parseBlockBody(openIdx);
+    this.depth--;
     const block: Block = {
       kind: 'block',
       type: this.tokenText(typeIdx),
@@ -441,23 +509,23 @@ class Parser {
   private badBlockHeader(typeIdx: number, i: number): number {
     const k = this.kind(i);
     const headerLineIndent = this.column(this.s[typeIdx]);
-    if (k === L.NEWLINE) {
+    if (k === NEWLINE) {
       // `policy "x"` with the brace on the next line.
       const j = this.nextNonNewline();
       this.report(M.invalidBlockDefinition(
         'A block definition must have block content delimited by "{" and "}", starting on the same line as the block header. ' +
-        (this.kind(j) === L.OBRACE ? 'Move the "{" up to the end of this line.' : 'Add "{" at the end of this line.'),
+        (this.kind(j) === OBRACE ? 'Move the "{" up to the end of this line.' : 'Add "{" at the end of this line.'),
         this.s[i], this.e[i]));
-      if (this.kind(j) === L.OBRACE) {
+      if (this.kind(j) === OBRACE) {
         this.pos = j + 1;
         this.lastEnd = this.e[j];
         return j;
       }
-    } else if (k === L.EQUAL) {
+    } else if (k === EQUAL) {
       this.report(M.invalidBlockDefinition(
         'The equals sign "=" indicates an argument definition, and must not be used when defining a block. Remove the "=".',
         this.s[i], this.e[i]));
-    } else if (k === L.EOF) {
+    } else if (k === EOF) {
       this.report(M.invalidBlockDefinition(
         'Either a quoted string block label or an opening brace ("{") is expected here, but the file ends.', this.s[i], this.s[i]));
       return -1;
@@ -469,8 +537,8 @@ class Parser {
     // Look for a `{` ending this line: then only the header is garbled.
     let j = i;
     let lastBrace = -1;
-    while (this.kind(j) !== L.NEWLINE && this.kind(j) !== L.EOF) {
-      lastBrace = this.kind(j) === L.OBRACE ? j : -1;
+    while (this.kind(j) !== NEWLINE && this.kind(j) !== EOF) {
+      lastBrace = this.kind(j) === OBRACE ? j : -1;
       j++;
     }
     if (lastBrace >= 0) {
@@ -487,19 +555,32 @@ class Parser {
 
   private skipIndentedBody(headerCol: number): void {
     for (;;) {
-      if (this.kind(this.pos) === L.NEWLINE) this.read();
+      if (this.kind(this.pos) === NEWLINE) this.read();
       const j = this.nextNonNewline();
-      if (this.kind(j) === L.EOF) return;
+      if (this.kind(j) === EOF) return;
       const col = this.column(this.s[j]);
       if (col <= headerCol) {
-        if (this.kind(j) === L.CBRACE && this.firstOnLine(j)) {
+        if (this.kind(j) === CBRACE && this.firstOnLine(j)) {
           this.pos = j + 1;
           this.lastEnd = this.e[j];
         }
         return;
       }
       this.pos = j;
-      while (this.kind(this.pos) !== L.NEWLINE && this.kind(this.pos) !== L.EOF) this.pos++;
+      while (this.kind(this.pos) !== NEWLINE && this.kind(this.pos) !== EOF) this.pos++;
+    }
+  }
+
+  /** Skip to after the `}` matching an already consumed `{` (or to EOF). */
+  private skipBalancedBraces(): void {
+    let depth = 1;
+    for (;;) {
+      const k = this.kind(this.pos);
+      if (k === EOF) return;
+      this.lastEnd = this.e[this.pos];
+      this.pos++;
+      if (k === OBRACE) depth++;
+      else if (k === CBRACE && --depth === 0) return;
     }
   }
 
@@ -509,15 +590,15 @@ class Parser {
     for (;;) {
       const i = this.pos;
       const k = this.kind(i);
-      if (k === L.QUOTED_LIT) {
-        value += decodeQuotedLiteral(this.text, this.s[i], this.e[i], this.diags, this.diagStarts);
+      if (k === QUOTED_LIT) {
+        value += decodeQuotedLiteral(this.text, this.s[i], this.e[i], this.diags, this.diagStarts, this.intern);
         this.pos++;
-      } else if (k === L.CQUOTE) {
+      } else if (k === CQUOTE) {
         this.pos++;
         this.lastEnd = this.e[i];
         break;
-      } else if (k === L.TEMPLATE_INTERP || k === L.TEMPLATE_CONTROL) {
-        const which = k === L.TEMPLATE_INTERP ? '$' : '%';
+      } else if (k === TEMPLATE_INTERP || k === TEMPLATE_CONTROL) {
+        const which = k === TEMPLATE_INTERP ? '$' : '%';
         this.report(M.diag('hcl.invalid-string-literal', 'Invalid string literal',
           `Template sequences are not allowed in this string. To include a literal "${which}", double it (as "${which}${which}") to escape it.`,
           this.s[i], this.e[i]));
@@ -536,10 +617,10 @@ class Parser {
     let depth = 0;
     for (;;) {
       const k = this.kind(this.pos);
-      if (k === L.EOF) return;
+      if (k === EOF) return;
       this.pos++;
-      if (k === L.TEMPLATE_INTERP || k === L.TEMPLATE_CONTROL) depth++;
-      else if (k === L.TEMPLATE_SEQ_END && --depth === 0) {
+      if (k === TEMPLATE_INTERP || k === TEMPLATE_CONTROL) depth++;
+      else if (k === TEMPLATE_SEQ_END && --depth === 0) {
         this.lastEnd = this.e[this.pos - 1];
         return;
       }
@@ -555,7 +636,7 @@ class Parser {
   private parseBlockBody(openIdx: number): BodyResult {
     this.nl = true;
     const k = this.peekKind();
-    if (k === L.NEWLINE || k === L.EOF || k === L.CBRACE) {
+    if (k === NEWLINE || k === EOF || k === CBRACE) {
       const items: Item[] = [];
       return { items, close: this.parseBodyItems(items, true) };
     }
@@ -570,29 +651,29 @@ class Parser {
       this.nl = true;
       const i = this.next();
       const k = this.kind(i);
-      if (k === L.CBRACE) {
+      if (k === CBRACE) {
         this.read();
         if (!junk) this.checkSingleLine(openIdx, items, sawComma, i);
         return { items, close: i };
       }
-      if (k === L.EOF) return { items, close: -1 };
-      if (k === L.NEWLINE) {
+      if (k === EOF) return { items, close: -1 };
+      if (k === NEWLINE) {
         // `b { a = 1` + newline: a single-line block must close on its line.
         if (items.length > 0) this.reportUnclosedSingleLine(openIdx, items[0]);
         const close = this.parseBodyItems(items, true);
         return { items, close };
       }
-      if (k === L.COMMA && items.length > 0) {
+      if (k === COMMA && items.length > 0) {
         sawComma = true;
         this.read();
         continue;
       }
-      if (k === L.IDENT) {
+      if (k === IDENT) {
         const kn = this.kind(this.next() + 1);
         const nameIdx = this.read();
         let item: Item | null = null;
-        if (kn === L.EQUAL) item = this.parseAttribute(nameIdx, true);
-        else if (kn === L.OQUOTE || kn === L.OBRACE || kn === L.IDENT) item = this.parseBlock(nameIdx, true);
+        if (kn === EQUAL) item = this.parseAttribute(nameIdx, true);
+        else if (kn === OQUOTE || kn === OBRACE || kn === IDENT) item = this.parseBlock(nameIdx, true);
         else {
           this.report(M.argumentOrBlockRequired(this.s[nameIdx], this.e[nameIdx],
             'An argument or block definition is required here. To set an argument, use the equals sign "=" to introduce the argument value.'));
@@ -603,7 +684,7 @@ class Parser {
         if (item && item.kind === 'block' && !item.closeBrace) return { items, close: -1 };
         continue;
       }
-      if (k !== L.INVALID) {
+      if (k !== INVALID) {
         this.report(M.diag('hcl.single-line-block', 'Invalid single-argument block definition',
           'A single-line block definition must end with a closing brace immediately after its single argument definition.',
           this.s[i], this.end(i)));
@@ -619,12 +700,12 @@ class Parser {
     for (;;) {
       const i = this.pos;
       const k = this.kind(i);
-      if (k === L.EOF || (k === L.NEWLINE && depth === 0)) return;
-      if (k === L.CBRACE && depth === 0) return;
-      if (k === L.OBRACE || k === L.OBRACK || k === L.OPAREN || k === L.OQUOTE || k === L.OHEREDOC ||
-        k === L.TEMPLATE_INTERP || k === L.TEMPLATE_CONTROL) depth++;
-      else if (k === L.CBRACE || k === L.CBRACK || k === L.CPAREN || k === L.CQUOTE || k === L.CHEREDOC ||
-        k === L.TEMPLATE_SEQ_END) depth--;
+      if (k === EOF || (k === NEWLINE && depth === 0)) return;
+      if (k === CBRACE && depth === 0) return;
+      if (k === OBRACE || k === OBRACK || k === OPAREN || k === OQUOTE || k === OHEREDOC ||
+        k === TEMPLATE_INTERP || k === TEMPLATE_CONTROL) depth++;
+      else if ((k === CBRACE || k === CBRACK || k === CPAREN || k === CQUOTE || k === CHEREDOC ||
+        k === TEMPLATE_SEQ_END) && depth > 0) depth--;
       this.pos++;
       this.lastEnd = this.e[i];
     }
@@ -663,50 +744,17 @@ class Parser {
   }
 
   /**
-   * The "Expand block onto multiple lines" fix: rewrite the contents between the
-   * braces with one item per line, indented two spaces past the block, `=` aligned
-   * across consecutive arguments the way `terraform fmt` does.
+   * The "Expand block onto multiple lines" fix. Not offered when comments sit
+   * between the braces, since re-rendering the items would drop them.
    */
   private expandFix(openIdx: number, closeIdx: number, items: Item[]): Fix | undefined {
-    const from = this.e[openIdx];
-    const to = this.s[closeIdx];
-    if (this.text.slice(from, to).includes('/*')) return undefined; // would drop a comment
-    const indent = this.indentOf(this.s[openIdx]);
-    const lines = this.renderItems(items, indent + '  ');
-    return {
-      title: 'Expand block onto multiple lines',
-      edits: [{ span: { start: from, end: to }, newText: '\n' + lines.join('\n') + '\n' + indent }],
-      preferred: true,
-    };
-  }
-
-  private renderItems(items: Item[], indent: string): string[] {
-    const out: string[] = [];
-    let group: Attribute[] = [];
-    const flush = (): void => {
-      const width = group.reduce((w, a) => Math.max(w, a.name.length), 0);
-      for (const a of group) {
-        out.push(indent + a.name.padEnd(width) + ' = ' + this.text.slice(a.value.span.start, a.value.span.end));
-      }
-      group = [];
-    };
-    for (const it of items) {
-      if (it.kind === 'attribute') {
-        group.push(it);
-        continue;
-      }
-      flush();
-      const header = [it.type, ...it.labels.map((l) => this.text.slice(l.span.start, l.span.end))].join(' ');
-      if (it.body.items.length === 0) {
-        out.push(indent + header + ' {}');
-      } else {
-        out.push(indent + header + ' {');
-        out.push(...this.renderItems(it.body.items, indent + '  '));
-        out.push(indent + '}');
+    for (let j = openIdx; j < closeIdx; j++) {
+      for (let p = this.e[j]; p < this.s[j + 1]; p++) {
+        const c = this.text.charCodeAt(p);
+        if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return undefined;
       }
     }
-    flush();
-    return out;
+    return expandBlockFix(this.text, this.e[openIdx], this.s[closeIdx], items, this.indentOf(this.s[openIdx]));
   }
 
   /** HCL: each argument may be set once per body. Keeps the first, reports the others. */
@@ -714,18 +762,19 @@ class Parser {
     let attrs = 0;
     for (const it of items) if (it.kind === 'attribute') attrs++;
     if (attrs < 2) return;
-    const seen = new Map<string, Attribute>();
+    // Bodies are small: a linear scan beats allocating a Map for each one.
+    const seen = attrs > 16 ? new Map<string, Attribute>() : null;
     let w = 0;
     for (let r = 0; r < items.length; r++) {
       const it = items[r];
       if (it.kind === 'attribute') {
-        const first = seen.get(it.name);
+        const first = seen ? seen.get(it.name) : findAttribute(items, w, it.name);
         if (first) {
           this.report(M.attributeRedefined(it.name, M.lineOf(this.text, first.nameSpan.start),
             it.nameSpan.start, it.nameSpan.end, first.nameSpan.start, first.nameSpan.end));
           continue;
         }
-        seen.set(it.name, it);
+        seen?.set(it.name, it);
       }
       items[w++] = it;
     }
@@ -773,19 +822,19 @@ class Parser {
 
   private findColumnZeroBlockStart(from: number): number {
     for (let i = from; i < this.eofIdx; i++) {
-      if (this.k[i] !== L.IDENT || this.k[i - 1] !== L.NEWLINE || this.column(this.s[i]) !== 0) continue;
+      if (this.k[i] !== IDENT || this.k[i - 1] !== NEWLINE || this.column(this.s[i]) !== 0) continue;
       let j = i + 1;
       for (;;) {
         const k = this.k[j];
-        if (k === L.IDENT) { j++; continue; }
-        if (k === L.OQUOTE) {
-          while (this.k[j] !== L.CQUOTE && j < this.eofIdx) j++;
+        if (k === IDENT) { j++; continue; }
+        if (k === OQUOTE) {
+          while (this.k[j] !== CQUOTE && j < this.eofIdx) j++;
           j++;
           continue;
         }
         break;
       }
-      if (this.k[j] === L.OBRACE) return i;
+      if (this.k[j] === OBRACE) return i;
     }
     return -1;
   }
@@ -799,12 +848,12 @@ class Parser {
   parseExpression(): Value {
     const first = this.next();
     const cond = this.parseBinary(1);
-    if (this.bail || this.peekKind() !== L.QUESTION) return cond;
+    if (this.bail || this.peekKind() !== QUESTION) return cond;
     this.read();
     this.parseExpression();
     if (this.bail) return this.exprValue('conditional', this.s[first], this.lastEnd);
     const colon = this.next();
-    if (this.kind(colon) !== L.COLON) {
+    if (this.kind(colon) !== COLON) {
       this.fail(M.diag('hcl.missing-false-expression', 'Missing false expression in conditional',
         'The conditional operator (...?...:...) requires a false expression, delimited by a colon.',
         this.s[colon], this.end(colon)));
@@ -832,12 +881,23 @@ class Parser {
   /** A term with its traversals, or a unary operator applied to one. */
   private parseOperand(): Value {
     const i = this.next();
+    if (this.depth >= MAX_DEPTH) {
+      this.fail(tooDeep(this.s[i], this.end(i)));
+      return this.exprValue('reference', this.s[i], this.s[i]);
+    }
+    this.depth++;
+    const v = this.parseOperandInner(i);
+    this.depth--;
+    return v;
+  }
+
+  private parseOperandInner(i: number): Value {
     const k = this.kind(i);
-    if (k === L.MINUS || k === L.BANG) {
+    if (k === MINUS || k === BANG) {
       this.read();
       const operand = this.parseOperand();
       // `-5` is how people write negative numbers; HCL folds it into a literal too.
-      if (k === L.MINUS && operand.kind === 'number' && !this.bail && operand.raw.charCodeAt(0) !== 0x2d) {
+      if (k === MINUS && operand.kind === 'number' && !this.bail && operand.raw.charCodeAt(0) !== 0x2d) {
         const raw = this.text.slice(this.s[i], operand.span.end);
         return { kind: 'number', value: -operand.value, raw, span: { start: this.s[i], end: operand.span.end } };
       }
@@ -851,18 +911,18 @@ class Parser {
   private parseTerm(): Value {
     const i = this.next();
     switch (this.kind(i)) {
-      case L.NUMBER: return this.parseNumber(i);
-      case L.IDENT: return this.parseIdentTerm(i);
-      case L.OQUOTE: return this.parseTemplate(L.CQUOTE);
-      case L.OHEREDOC: return this.parseTemplate(L.CHEREDOC);
-      case L.OBRACK: return this.parseTuple();
-      case L.OBRACE: return this.parseObject();
-      case L.OPAREN: return this.parseParens();
-      case L.EOF:
+      case NUMBER: return this.parseNumber(i);
+      case IDENT: return this.parseIdentTerm(i);
+      case OQUOTE: return this.parseTemplate(CQUOTE);
+      case OHEREDOC: return this.parseTemplate(CHEREDOC);
+      case OBRACK: return this.parseTuple();
+      case OBRACE: return this.parseObject();
+      case OPAREN: return this.parseParens();
+      case EOF:
         this.fail(M.missingExpression(this.s[i]));
         return this.exprValue('reference', this.s[i], this.s[i]);
       default:
-        this.fail(M.invalidExpression(this.describe(i), this.s[i], this.end(i)));
+        this.fail(M.invalidExpression(this.describe(i), this.s[i], this.errEnd(i)));
         return this.exprValue('reference', this.s[i], this.s[i]);
     }
   }
@@ -881,7 +941,7 @@ class Parser {
 
   private parseIdentTerm(i: number): Value {
     this.read();
-    if (this.peekKind() === L.OPAREN) return this.parseCall(i);
+    if (this.peekKind() === OPAREN) return this.parseCall(i);
     const len = this.e[i] - this.s[i];
     if (len === 4 && this.isIdent(i, 'true')) return { kind: 'bool', value: true, span: this.span(i) };
     if (len === 5 && this.isIdent(i, 'false')) return { kind: 'bool', value: false, span: this.span(i) };
@@ -897,7 +957,7 @@ class Parser {
     this.parseExpression();
     if (!this.bail) {
       const close = this.next();
-      if (this.kind(close) !== L.CPAREN) {
+      if (this.kind(close) !== CPAREN) {
         this.fail(M.diag('hcl.unbalanced-parentheses', 'Unbalanced parentheses',
           `Expected a closing parenthesis to terminate the expression, but found ${this.describe(close)}. Add the missing ")".`,
           this.s[close], this.end(close)));
@@ -916,7 +976,7 @@ class Parser {
     this.nl = false;
     this.open.push(open);
     for (;;) {
-      if (this.peekKind() === L.CPAREN) {
+      if (this.peekKind() === CPAREN) {
         this.read();
         break;
       }
@@ -924,9 +984,9 @@ class Parser {
       if (this.bail) break;
       const sep = this.read();
       const k = this.kind(sep);
-      if (k === L.CPAREN) break;
-      if (k === L.ELLIPSIS) {
-        if (this.peekKind() !== L.CPAREN) {
+      if (k === CPAREN) break;
+      if (k === ELLIPSIS) {
+        if (this.peekKind() !== CPAREN) {
           this.fail(M.diag('hcl.missing-closing-parenthesis', 'Missing closing parenthesis',
             'An expanded function argument (with ...) must be immediately followed by closing parentheses.',
             this.s[sep], this.e[sep]));
@@ -935,19 +995,19 @@ class Parser {
         this.read();
         break;
       }
-      if (k !== L.COMMA) {
-        if (k === L.EOF) {
+      if (k !== COMMA) {
+        if (k === EOF) {
           this.fail(M.diag('hcl.unterminated-function-call', 'Unterminated function call',
             'There is no closing parenthesis for this function call before the end of the file. ' +
             'This may be caused by incorrect parenthesis nesting elsewhere in this file.', this.s[nameIdx], this.e[open]));
         } else {
           this.fail(M.diag('hcl.missing-argument-separator', 'Missing argument separator',
             `A comma is required to separate each function argument from the next, but found ${this.describe(sep)}.`,
-            this.s[sep], this.end(sep)));
+            this.s[sep], this.errEnd(sep)));
         }
         break;
       }
-      if (this.peekKind() === L.CPAREN) {
+      if (this.peekKind() === CPAREN) {
         this.read();
         break;
       }
@@ -965,12 +1025,12 @@ class Parser {
     for (;;) {
       const i = this.next();
       const k = this.kind(i);
-      if (k === L.DOT) {
+      if (k === DOT) {
         this.read();
         const step = this.parseDotStep();
         if (step === 'splat') what = 'splat';
         else if (what !== 'splat') what = isRef && what !== 'index or attribute access' ? 'reference' : 'index or attribute access';
-      } else if (k === L.OBRACK) {
+      } else if (k === OBRACK) {
         this.read();
         const step = this.parseIndexStep(i);
         if (step === 'splat') what = 'splat';
@@ -988,27 +1048,27 @@ class Parser {
   private parseDotStep(): 'attr' | 'splat' {
     const i = this.next();
     const k = this.kind(i);
-    if (k === L.IDENT) {
+    if (k === IDENT) {
       this.read();
       return 'attr';
     }
-    if (k === L.NUMBER) {
+    if (k === NUMBER) {
       this.read();
       this.checkLegacyIndex(i, '');
       return 'attr';
     }
-    if (k === L.STAR) {
+    if (k === STAR) {
       this.read();
       // `.*` takes only further `.name` / `.0` steps.
-      while (!this.bail && this.peekKind() === L.DOT) {
+      while (!this.bail && this.peekKind() === DOT) {
         const dot = this.read();
         const j = this.next();
         const kj = this.kind(j);
-        if (kj === L.IDENT) this.read();
-        else if (kj === L.NUMBER) {
+        if (kj === IDENT) this.read();
+        else if (kj === NUMBER) {
           this.read();
           this.checkLegacyIndex(j, ' with a full splat expression [*]');
-        } else if (kj === L.STAR) {
+        } else if (kj === STAR) {
           this.fail(M.diag('hcl.nested-splat', 'Nested splat expression not allowed',
             'A splat expression (*) cannot be used inside another attribute-only splat expression.', this.s[j], this.e[j]));
         } else {
@@ -1038,10 +1098,10 @@ class Parser {
 
   /** After `[`: a full splat `[*]` or an index expression. */
   private parseIndexStep(open: number): 'constant' | 'dynamic' | 'splat' {
-    if (this.peekKind() === L.STAR) {
+    if (this.peekKind() === STAR) {
       this.read();
       const close = this.read();
-      if (this.kind(close) !== L.CBRACK) {
+      if (this.kind(close) !== CBRACK) {
         this.fail(M.diag('hcl.missing-close-bracket', 'Missing close bracket on splat index',
           'The star for a full splat operator must be immediately followed by a closing bracket ("]").',
           this.s[close], this.end(close)));
@@ -1054,7 +1114,7 @@ class Parser {
     const key = this.parseExpression();
     if (!this.bail) {
       const close = this.next();
-      if (this.kind(close) !== L.CBRACK) {
+      if (this.kind(close) !== CBRACK) {
         this.fail(M.diag('hcl.missing-close-bracket', 'Missing close bracket on index',
           `The index operator must end with a closing bracket ("]"), but found ${this.describe(close)}.`,
           this.s[close], this.end(close)));
@@ -1081,7 +1141,7 @@ class Parser {
     this.open.push(open);
     const items: Value[] = [];
     for (;;) {
-      if (this.peekKind() === L.CBRACK) {
+      if (this.peekKind() === CBRACK) {
         this.read();
         break;
       }
@@ -1089,11 +1149,11 @@ class Parser {
       if (this.bail) break;
       const sep = this.next();
       const k = this.kind(sep);
-      if (k === L.CBRACK) {
+      if (k === CBRACK) {
         this.read();
         break;
       }
-      if (k === L.COMMA) {
+      if (k === COMMA) {
         this.read();
         continue;
       }
@@ -1114,23 +1174,23 @@ class Parser {
     const k = this.kind(sep);
     const name = object ? 'object' : 'tuple';
     const closer = object ? '}' : ']';
-    const unclosed = k === L.EOF ||
-      (this.firstOnLine(sep) && (this.startsItem(sep) || k === L.CBRACE) && sep > open);
+    const unclosed = k === EOF ||
+      (this.firstOnLine(sep) && (this.startsItem(sep) || k === CBRACE) && sep > open);
     if (unclosed) {
       this.fail(M.diag(`hcl.unterminated-${name}`, `Unterminated ${name} constructor expression`,
         `There is no corresponding closing ${object ? 'brace' : 'bracket'} for this ${name} ` +
-        `${k === L.EOF ? 'before the end of the file' : 'before the next argument'}. Add the missing "${closer}".`,
+        `${k === EOF ? 'before the end of the file' : 'before the next argument'}. Add the missing "${closer}".`,
         this.s[open], this.e[open]));
       this.open.length = 0; // nothing left to skip: the next line starts fresh
       return;
     }
     if (object) {
       this.fail(M.diag('hcl.missing-attribute-separator', 'Missing attribute separator',
-        'Expected a newline or comma to mark the beginning of the next attribute.', this.s[sep], this.end(sep)));
+        'Expected a newline or comma to mark the beginning of the next attribute.', this.s[sep], this.errEnd(sep)));
     } else {
       this.fail(M.diag('hcl.missing-item-separator', 'Missing item separator',
         `Expected a comma to mark the beginning of the next item, but found ${this.describe(sep)}.`,
-        this.s[sep], this.end(sep)));
+        this.s[sep], this.errEnd(sep)));
     }
   }
 
@@ -1150,11 +1210,11 @@ class Parser {
     for (;;) {
       const i = this.next();
       const k = this.kind(i);
-      if (k === L.NEWLINE) {
+      if (k === NEWLINE) {
         this.read();
         continue;
       }
-      if (k === L.CBRACE) {
+      if (k === CBRACE) {
         this.read();
         break;
       }
@@ -1162,7 +1222,7 @@ class Parser {
       if (this.bail) break;
       const sepTok = this.next();
       const ks = this.kind(sepTok);
-      if (ks !== L.EQUAL && ks !== L.COLON) {
+      if (ks !== EQUAL && ks !== COLON) {
         this.missingKeyValueSeparator(open, sepTok);
         break;
       }
@@ -1172,11 +1232,11 @@ class Parser {
       if (this.bail) break;
       const after = this.next();
       const ka = this.kind(after);
-      if (ka === L.CBRACE) {
+      if (ka === CBRACE) {
         this.read();
         break;
       }
-      if (ka === L.COMMA || ka === L.NEWLINE) {
+      if (ka === COMMA || ka === NEWLINE) {
         this.read();
         continue;
       }
@@ -1190,12 +1250,12 @@ class Parser {
 
   private missingKeyValueSeparator(open: number, i: number): void {
     const k = this.kind(i);
-    if (k === L.NEWLINE || k === L.COMMA) {
+    if (k === NEWLINE || k === COMMA) {
       this.fail(M.diag('hcl.missing-attribute-value', 'Missing attribute value',
         'Expected an attribute value, introduced by an equals sign ("=").', this.s[i], this.end(i)));
-    } else if (k === L.EOF) {
+    } else if (k === EOF) {
       this.missingSeparator(open, i, true);
-    } else if (k === L.IDENT) {
+    } else if (k === IDENT) {
       this.fail(M.diag('hcl.missing-key-value-separator', 'Missing key/value separator',
         'Expected an equals sign ("=") to mark the beginning of the attribute value. If you intended to give an attribute ' +
         'name containing periods or spaces, write the name in quotes to create a string literal.', this.s[i], this.end(i)));
@@ -1215,7 +1275,7 @@ class Parser {
       case 'bool': return { key: key.value ? 'true' : 'false', keySpan, value };
       case 'null': return { key: 'null', keySpan, value };
       case 'expression':
-        if (key.what === 'reference' && keySpan.end === this.e[keyTok] && this.kind(keyTok) === L.IDENT) {
+        if (key.what === 'reference' && keySpan.end === this.e[keyTok] && this.kind(keyTok) === IDENT) {
           return { key: key.text, keySpan, value };
         }
         return { key: key.text, keySpan, keyIsExpression: true, value };
@@ -1226,7 +1286,7 @@ class Parser {
 
   /** `[for x in xs : x if c]` / `{for k, v in m : k => v... if c}`. */
   private parseFor(open: number, object: boolean): Value {
-    const closeKind = object ? L.CBRACE : L.CBRACK;
+    const closeKind = object ? CBRACE : CBRACK;
     this.nl = false;
     this.open.push(open);
     this.read(); // for
@@ -1235,30 +1295,30 @@ class Parser {
       this.fail(M.diag('hcl.invalid-for-expression', "Invalid 'for' expression", detail, this.s[i], this.end(i)));
       return this.exprValue('for expression', this.s[open], this.lastEnd);
     };
-    if (this.peekKind() !== L.IDENT) return bad("For expression requires variable name after 'for'.");
+    if (this.peekKind() !== IDENT) return bad("For expression requires variable name after 'for'.");
     this.read();
-    if (this.peekKind() === L.COMMA) {
+    if (this.peekKind() === COMMA) {
       this.read();
-      if (this.peekKind() !== L.IDENT) return bad('For expression requires value variable name after comma.');
+      if (this.peekKind() !== IDENT) return bad('For expression requires value variable name after comma.');
       this.read();
     }
     if (!this.isIdent(this.next(), 'in')) return bad("For expression requires the 'in' keyword after its name declarations.");
     this.read();
     this.parseExpression();
     if (this.bail) return this.exprValue('for expression', this.s[open], this.lastEnd);
-    if (this.peekKind() !== L.COLON) return bad('For expression requires a colon after the collection expression.');
+    if (this.peekKind() !== COLON) return bad('For expression requires a colon after the collection expression.');
     this.read();
     const first = this.next();
     this.parseExpression();
     let keyExpr = -1;
-    if (!this.bail && this.peekKind() === L.FAT_ARROW) {
+    if (!this.bail && this.peekKind() === FAT_ARROW) {
       keyExpr = first;
       this.read();
       this.parseExpression();
     }
     if (this.bail) return this.exprValue('for expression', this.s[open], this.lastEnd);
     let ellipsis = -1;
-    if (this.peekKind() === L.ELLIPSIS) ellipsis = this.read();
+    if (this.peekKind() === ELLIPSIS) ellipsis = this.read();
     if (this.isIdent(this.next(), 'if')) {
       this.read();
       this.parseExpression();
@@ -1291,12 +1351,12 @@ class Parser {
    */
   private parseTemplate(closeKind: number): Value {
     const open = this.read();
-    const heredoc = closeKind === L.CHEREDOC;
+    const heredoc = closeKind === CHEREDOC;
     let literal = '';
     let lines: string[] | null = null;
     let hasSeq = false;
     // Open if/for directives, to check they balance (HCL's template parser does).
-    const directives: { kw: string; at: number; inElse: boolean }[] = [];
+    let directives: Directive[] | null = null;
     for (;;) {
       const i = this.pos;
       const k = this.kind(i);
@@ -1305,19 +1365,19 @@ class Parser {
         this.lastEnd = this.e[i];
         break;
       }
-      if (k === L.QUOTED_LIT) {
-        if (!hasSeq) literal += decodeQuotedLiteral(this.text, this.s[i], this.e[i], this.diags, this.diagStarts);
+      if (k === QUOTED_LIT) {
+        if (!hasSeq) literal += decodeQuotedLiteral(this.text, this.s[i], this.e[i], this.diags, this.diagStarts, this.intern);
         else decodeQuotedLiteral(this.text, this.s[i], this.e[i], this.diags, this.diagStarts);
         this.pos++;
-      } else if (k === L.STRING_LIT) {
+      } else if (k === STRING_LIT) {
         if (!hasSeq) (lines ??= []).push(decodeHeredocLiteral(this.text, this.s[i], this.e[i]));
         this.pos++;
-      } else if (k === L.TEMPLATE_INTERP) {
+      } else if (k === TEMPLATE_INTERP) {
         hasSeq = true;
         this.parseInterpolation(closeKind);
-      } else if (k === L.TEMPLATE_CONTROL) {
+      } else if (k === TEMPLATE_CONTROL) {
         hasSeq = true;
-        this.parseDirective(directives);
+        this.parseDirective((directives ??= []));
       } else {
         // Only reachable through a malformed stream; the lexer reported the cause.
         this.fail(M.diag('hcl.unterminated-string', 'Unterminated template string',
@@ -1325,7 +1385,7 @@ class Parser {
       }
       if (this.bail) return this.exprValue('template', this.s[open], this.lastEnd);
     }
-    if (directives.length > 0) {
+    if (directives !== null && directives.length > 0) {
       const d = directives[directives.length - 1];
       const closeAt = this.lastEnd;
       this.report(M.diag('hcl.unbalanced-directive', 'Unexpected end of template',
@@ -1351,15 +1411,15 @@ class Parser {
     if (!this.bail) {
       const close = this.next();
       const k = this.kind(close);
-      if (k === L.TEMPLATE_SEQ_END) {
+      if (k === TEMPLATE_SEQ_END) {
         this.read();
         this.open.pop();
-      } else if (k === L.COLON) {
+      } else if (k === COLON) {
         this.fail(M.diag('hcl.extra-characters-in-interpolation', 'Extra characters after interpolation expression',
           'Template interpolation doesn\'t expect a colon at this location. Did you intend this to be a literal sequence to be ' +
           'processed as part of another language? If so, you can escape it by starting with "$${" instead of just "${".',
           this.s[close], this.end(close)));
-      } else if ((k === L.CQUOTE || k === L.OQUOTE) && closeKind === L.CQUOTE) {
+      } else if ((k === CQUOTE || k === OQUOTE) && closeKind === CQUOTE) {
         this.fail(M.diag('hcl.unclosed-interpolation', 'Unclosed template interpolation sequence',
           'There is no closing brace for this interpolation sequence before the end of the quoted template. ' +
           'This might be caused by incorrect nesting inside the given expression; add the missing "}".',
@@ -1376,16 +1436,18 @@ class Parser {
   }
 
   /** `%{ if c }`, `%{ else }`, `%{ endif }`, `%{ for x in xs }`, `%{ endfor }`. */
-  private parseDirective(directives: { kw: string; at: number; inElse: boolean }[]): void {
+  private parseDirective(directives: Directive[]): void {
     const open = this.read();
     const saved = this.nl;
     this.nl = false;
     this.open.push(open);
     const kw = this.next();
     const unbalanced = (summary: string, detail: string): void => {
-      this.report(M.diag('hcl.unbalanced-directive', summary, detail, this.s[open], this.e[kw]));
+      const close = this.next();
+      const end = this.kind(close) === TEMPLATE_SEQ_END ? this.e[close] : this.e[kw];
+      this.report(M.diag('hcl.unbalanced-directive', summary, detail, this.s[open], end));
     };
-    if (this.kind(kw) !== L.IDENT) {
+    if (this.kind(kw) !== IDENT) {
       this.fail(M.diag('hcl.invalid-template-directive', 'Invalid template directive',
         'A template directive keyword ("if", "for", etc) is expected at the beginning of a %{ sequence.',
         this.s[kw], this.end(kw)));
@@ -1430,7 +1492,7 @@ class Parser {
     }
     if (!this.bail) {
       const close = this.next();
-      if (this.kind(close) === L.TEMPLATE_SEQ_END) {
+      if (this.kind(close) === TEMPLATE_SEQ_END) {
         this.read();
         this.open.pop();
       } else {
@@ -1446,17 +1508,25 @@ class Parser {
       const i = this.next();
       this.fail(M.diag('hcl.invalid-for-directive', "Invalid 'for' directive", detail, this.s[i], this.end(i)));
     };
-    if (this.peekKind() !== L.IDENT) return bad("For directive requires variable name after 'for'.");
+    if (this.peekKind() !== IDENT) return bad("For directive requires variable name after 'for'.");
     this.read();
-    if (this.peekKind() === L.COMMA) {
+    if (this.peekKind() === COMMA) {
       this.read();
-      if (this.peekKind() !== L.IDENT) return bad('For directive requires value variable name after comma.');
+      if (this.peekKind() !== IDENT) return bad('For directive requires value variable name after comma.');
       this.read();
     }
     if (!this.isIdent(this.next(), 'in')) return bad("For directive requires 'in' keyword after names.");
     this.read();
     this.parseExpression();
   }
+}
+
+/** Deepest nesting of blocks and expressions we parse (about 5 stack frames each). */
+const MAX_DEPTH = 256;
+
+function tooDeep(start: number, end: number): Diagnostic {
+  return M.diag('hcl.nesting-too-deep', 'Nesting too deep',
+    `Blocks and expressions may be nested at most ${MAX_DEPTH} levels deep. Simplify this structure.`, start, end);
 }
 
 /**
@@ -1468,14 +1538,22 @@ function toNFC(s: string): string {
   return s;
 }
 
+function findAttribute(items: Item[], count: number, name: string): Attribute | undefined {
+  for (let i = 0; i < count; i++) {
+    const it = items[i];
+    if (it.kind === 'attribute' && it.name === name) return it;
+  }
+  return undefined;
+}
+
 function openerOf(k: number): number {
   switch (k) {
-    case L.CBRACE: return L.OBRACE;
-    case L.CBRACK: return L.OBRACK;
-    case L.CPAREN: return L.OPAREN;
-    case L.CQUOTE: return L.OQUOTE;
-    case L.CHEREDOC: return L.OHEREDOC;
-    default: return L.TEMPLATE_INTERP;
+    case CBRACE: return OBRACE;
+    case CBRACK: return OBRACK;
+    case CPAREN: return OPAREN;
+    case CQUOTE: return OQUOTE;
+    case CHEREDOC: return OHEREDOC;
+    default: return TEMPLATE_INTERP;
   }
 }
 

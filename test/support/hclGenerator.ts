@@ -45,7 +45,6 @@ export class Rng {
   }
 }
 
-const POLICY_ATTRS = ['engine', 'plugin_config_entry', 'expiration', 'instances', 'grant_privileges', 'description'];
 const NAMES = [
   'a', 'b', 'name', 'value_2', 'x-y', 'ttl', 'max_ttl', 'roles', 'tags', 'enabled', 'port', 'hosts', 'é', 'naïve',
   'データ', '_private', 'in', 'if', 'for', 'true', 'null', 'endif', 'Δx', 'a1-b2_c3',

@@ -8,6 +8,8 @@ import { startEmbeddedPostgres, type PgServer } from '../../support/postgres';
 import { createSampleData } from '../../../proxy/demo/sampleData';
 import { runMayfly } from '../../support/cli';
 import { startProxy, type RunningProxy } from '../../support/proxyProcess';
+import { ControlClient } from '../../../proxy/control/client';
+import pg from 'pg';
 
 const POLICIES = `policy "pg-homolog" {
   engine              = "postgres"
@@ -23,6 +25,14 @@ policy "store-readonly" {
   expiration          = "1h"
   instances           = ["dellstore.store"]
   grant_privileges    = ["SELECT"]
+}
+
+policy "short" {
+  engine              = "postgres"
+  plugin_config_entry = "pg-homolog-credentials"
+  expiration          = "3s"
+  instances           = ["testdb"]
+  grant_privileges    = ["SELECT", "INSERT"]
 }
 `;
 
@@ -140,6 +150,38 @@ describe('sessions from the CLI on a real PostgreSQL', function () {
       const ms = new Date((JSON.parse(r.stdout) as { expiresAt: string }).expiresAt).getTime() - Date.now();
       assert.ok(ms > 7000e3, `reloaded expiration, expires in ${ms} ms`);
       fs.writeFileSync(policyFile, POLICIES);
+    });
+
+    it('50 concurrent opens of one policy all succeed with one role and one password', async () => {
+      const client = new ControlClient(proxy.socket);
+      const sessions = await Promise.all(Array.from({ length: 50 }, () => client.open({ policy: 'pg-homolog' })));
+      assert.equal(new Set(sessions.map((s) => s.role)).size, 1);
+      assert.equal(new Set(sessions.map((s) => s.password)).size, 1);
+      const roles = await server.query('postgres', "SELECT rolname FROM pg_roles WHERE rolname LIKE '\\_hoop\\_session\\_user\\_%' AND rolname = $1", [sessions[0]!.role]);
+      assert.equal(roles.length, 1);
+    });
+
+    it('at expiry, ends the role: open connections are terminated and new logins refused', async function () {
+      const client = new ControlClient(proxy.socket);
+      const s = await client.open({ policy: 'short' });
+      const conn = new pg.Client({ host: s.host, port: s.port, user: s.user, password: s.password, database: 'testdb' });
+      conn.on('error', () => undefined); // the termination also arrives as an 'error' event
+      await conn.connect();
+      assert.equal((await conn.query('select current_user as u')).rows[0].u, s.role);
+      const validUntil = await server.query<{ v: Date }>('postgres', 'SELECT rolvaliduntil AS v FROM pg_roles WHERE rolname = $1', [s.role]);
+      assert.ok(Math.abs(validUntil[0]!.v.getTime() - new Date(s.expiresAt).getTime()) < 1000, 'VALID UNTIL is the session expiry');
+      // Not before the deadline...
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal((await conn.query('select 1 as one')).rows[0].one, 1);
+      // ...but after it.
+      await new Promise((r) => setTimeout(r, 3000));
+      await assert.rejects(conn.query('select 1'));
+      await conn.end().catch(() => undefined);
+      const again = new pg.Client({ host: s.host, port: s.port, user: s.user, password: s.password, database: 'testdb' });
+      again.on('error', () => undefined);
+      await assert.rejects(again.connect(), /password authentication failed/);
+      assert.match(proxy.output(), /session\.expired.*"short"/);
+      assert.match(proxy.output(), /role\.expired/);
     });
 
     it('names unknown policies and exits 1', async () => {
