@@ -16,10 +16,14 @@ export interface Services {
   restartProxy(): Promise<void>;
 }
 
-/** An error message with the buttons that fix most problems; details go to the output channel. */
+/**
+ * An error message with the buttons that fix most problems; details go to the output
+ * channel. Does not wait for the user, so the command that failed returns at once.
+ */
 export async function showError(services: Services, message: string): Promise<void> {
   services.output.info(`error: ${message}`);
-  const choice = await vscode.window.showErrorMessage(`Mayfly: ${message}`, 'Open Settings', 'Show Logs');
-  if (choice === 'Open Settings') await vscode.commands.executeCommand('workbench.action.openSettings', 'mayfly');
-  if (choice === 'Show Logs') services.output.show();
+  void vscode.window.showErrorMessage(`Mayfly: ${message}`, 'Open Settings', 'Show Logs').then(async (choice) => {
+    if (choice === 'Open Settings') await vscode.commands.executeCommand('workbench.action.openSettings', 'mayfly');
+    if (choice === 'Show Logs') services.output.show();
+  });
 }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { runTests } from '@vscode/test-electron';
 import { codeServerInstall } from './paths';
 import { mapStack } from './stack';
-import { newTally, parseResultLine, record } from './protocol';
+import { newTally, parseResultLine, record, verdict } from './protocol';
 import type { RunOptions, SuiteResult } from './runSuites';
 
 export async function runSuitesElectron(opts: RunOptions): Promise<SuiteResult[]> {
@@ -51,13 +51,11 @@ export async function runSuitesElectron(opts: RunOptions): Promise<SuiteResult[]
       const out = ev && record(tally, ev, spec.name);
       if (out) say(out);
     }
-    if (exitCode !== 0 && tally.failed === 0) {
+    const why = problem || verdict(tally, exitCode);
+    if (why) {
       tally.failed++;
-      tally.failures.push({ title: `suite ${spec.name}`, error: problem || `VS Code exited with ${exitCode}` });
-    }
-    if (exitCode === 0 && tally.passed === 0) {
-      tally.failed++;
-      tally.failures.push({ title: `suite ${spec.name}`, error: 'no test ran' });
+      tally.failures.push({ title: `suite ${spec.name}`, error: why });
+      say(`[${spec.name}]   ✗ ${why}`);
     }
     fs.rmSync(tmp, { recursive: true, force: true });
     results.push({

@@ -37,6 +37,8 @@ export interface Tally {
   failures: { title: string; error: string }[];
   started: boolean;
   ended: boolean;
+  /** mocha's own totals from the "end" line. */
+  endStats?: { passes: number; failures: number };
 }
 
 export function newTally(): Tally {
@@ -63,6 +65,7 @@ export function record(t: Tally, e: ResultEvent, suite: string): string | undefi
       return `[${suite}]   - ${e.title} (pending: counts as failed)`;
     case 'end':
       t.ended = true;
+      t.endStats = { passes: e.passes, failures: e.failures + e.pending };
       return undefined;
   }
 }
@@ -72,4 +75,20 @@ function indent(text: string, prefix: string): string {
     .split('\n')
     .map((l) => prefix + l)
     .join('\n');
+}
+
+/**
+ * Why a suite must count as failed although no test line said so, or undefined. An
+ * extension host killed mid-run still gets exit code 0 from the workbench: only the missing
+ * "end" line tells.
+ */
+export function verdict(t: Tally, exitCode: number): string | undefined {
+  if (!t.started) return 'the test host never started the suite (see workbench.log / code-server.log)';
+  if (!t.ended) return 'the test host stopped before the suite finished (extension host crashed or killed?)';
+  if (t.endStats && t.endStats.passes + t.endStats.failures !== t.passed + t.failed) {
+    return `result lines were lost: mocha counted ${t.endStats.passes} passed, ${t.endStats.failures} failed`;
+  }
+  if (exitCode !== 0 && t.failed === 0) return `run() failed with exit code ${exitCode}`;
+  if (t.passed === 0 && t.failed === 0) return 'no test ran';
+  return undefined;
 }

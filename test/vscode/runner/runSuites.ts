@@ -11,7 +11,7 @@ import { launchChromium, newWorkbenchPage } from './browser';
 import { remoteUri, startCodeServer, tail, trackTempDir, type CodeServer } from './codeServer';
 import { logsDir } from './paths';
 import { mapStack } from './stack';
-import { newTally, OUTPUT_PREFIX, parseResultLine, record, type Tally } from './protocol';
+import { newTally, OUTPUT_PREFIX, parseResultLine, record, verdict, type Tally } from './protocol';
 
 export interface SuiteSpec {
   name: string;
@@ -115,11 +115,6 @@ export async function runSuite(spec: SuiteSpec, opts: Omit<RunOptions, 'suites'>
         for (const l of text.slice(out + OUTPUT_PREFIX.length).split('\n')) say(`[${spec.name}]     | ${l}`);
         return;
       }
-      // A crashed extension host never reports an exit: stop waiting for one.
-      if (!tally.ended && /extension host.*terminated unexpectedly/i.test(text)) {
-        say(`[${spec.name}]   ✗ ${text.split('\n')[0]}`);
-        onExit(-2);
-      }
       for (const line of text.split('\n')) {
         const ev = parseResultLine(line);
         if (ev?.event === 'fail') ev.error = mapStack(ev.error);
@@ -170,21 +165,12 @@ export async function runSuite(spec: SuiteSpec, opts: Omit<RunOptions, 'suites'>
   }
 
   // A host that died, timed out or never ran a test must not pass quietly.
-  if (exitCode !== 0 && tally.failed === 0) {
-    const why = !tally.started
-      ? 'the test host never started the suite (see workbench.log / code-server.log)'
-      : !tally.ended
-        ? 'the test host stopped before the suite finished'
-        : `run() failed with exit code ${exitCode}`;
+  const why = verdict(tally, exitCode);
+  if (why) {
     tally.failed++;
     tally.failures.push({ title: `suite ${spec.name}`, error: why });
     say(`[${spec.name}]   ✗ ${why}; logs in ${logDir}`);
     if (!tally.started) say(tail(path.join(logDir, 'code-server.log'), 15));
-  }
-  if (exitCode === 0 && tally.passed === 0) {
-    tally.failed++;
-    tally.failures.push({ title: `suite ${spec.name}`, error: 'no test ran' });
-    say(`[${spec.name}]   ✗ no test ran`);
   }
   const durationMs = Date.now() - started;
   say(`[${spec.name}] ${tally.passed} passed, ${tally.failed} failed in ${(durationMs / 1000).toFixed(1)} s (exit code ${exitCode}; logs ${path.relative(process.cwd(), logDir) || logDir})`);
