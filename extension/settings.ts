@@ -28,6 +28,14 @@ export async function findPolicyFile(settings: MayflySettings): Promise<vscode.U
     const p = path.isAbsolute(settings.policyFile) || !folder ? settings.policyFile : path.join(folder.uri.fsPath, settings.policyFile);
     return vscode.Uri.file(p);
   }
-  const found = await vscode.workspace.findFiles(settings.policyFiles, '**/node_modules/**', 1);
-  return found[0];
+  // Deterministic: hoop's config.hcl at the root wins, then the shortest path, then by name.
+  const found = await vscode.workspace.findFiles(settings.policyFiles, '**/node_modules/**', 50);
+  const rank = (u: vscode.Uri): [number, number, string] => {
+    const rel = folder ? path.relative(folder.uri.fsPath, u.fsPath) : u.fsPath;
+    return [rel === 'config.hcl' ? 0 : 1, rel.split(path.sep).length, rel];
+  };
+  return found.sort((a, b) => {
+    const [x, y] = [rank(a), rank(b)];
+    return x[0] - y[0] || x[1] - y[1] || (x[2] < y[2] ? -1 : x[2] > y[2] ? 1 : 0);
+  })[0];
 }

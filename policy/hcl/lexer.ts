@@ -62,18 +62,6 @@ export const TEMPLATE_CONTROL = 38; // %{ or %{~
 export const TEMPLATE_SEQ_END = 39; // } or ~} ending a template sequence
 export const INVALID = 40; // a character HCL does not use (already reported)
 
-/** Human names for tokens, used in a few messages. */
-export function tokenName(kind: number): string {
-  switch (kind) {
-    case EOF: return 'end of file';
-    case NEWLINE: return 'newline';
-    case IDENT: return 'identifier';
-    case NUMBER: return 'number';
-    case OQUOTE: case QUOTED_LIT: case CQUOTE: return 'string';
-    default: return 'symbol';
-  }
-}
-
 export interface Tokens {
   kind: Uint8Array;
   start: Int32Array;
@@ -92,6 +80,13 @@ const F_ROOT = 0; // top-level normal mode
 const F_SEQ = 1; // normal mode inside ${ } or %{ }
 const F_QUOTED = 2; // inside "..."
 const F_HEREDOC = 3; // inside a heredoc body
+// Fields of a frame in the mode stack.
+const FRAME = 5;
+const F_KIND = 0;
+const F_DEPTH = 1;
+const F_OPEN = 2;
+const F_MARK_START = 3;
+const F_MARK_END = 4;
 
 // ASCII character classes.
 const C_IDSTART = 1;
@@ -143,6 +138,23 @@ export function scanIdentEnd(text: string, i: number): number {
   return p;
 }
 
+/**
+ * A UTF-16 surrogate without its partner. Such text has no UTF-8 encoding, so for
+ * HCL (which reads UTF-8) it is an encoding error, inside strings as elsewhere.
+ */
+function isLoneSurrogate(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  if (c >= 0xd800 && c <= 0xdbff) {
+    const d = text.charCodeAt(i + 1);
+    return !(d >= 0xdc00 && d <= 0xdfff);
+  }
+  if (c >= 0xdc00 && c <= 0xdfff) {
+    const b = text.charCodeAt(i - 1);
+    return !(b >= 0xd800 && b <= 0xdbff);
+  }
+  return false;
+}
+
 /** Go's unicode.IsSpace, which HCL uses to trim heredoc markers and indentation. */
 export function isGoSpace(c: number): boolean {
   return (
@@ -163,13 +175,12 @@ class Lexer {
   /** How many `'` and `` ` `` characters were seen (outside strings). */
   private quoteChars = 0;
 
-  // Mode stack (parallel arrays): frame kind, brace depth (normal frames),
-  // opening offset (quoted/heredoc/seq frames), heredoc marker span.
-  private fKind: number[] = [F_ROOT];
-  private fDepth: number[] = [0];
-  private fOpen: number[] = [0];
-  private fMarkStart: number[] = [0];
-  private fMarkEnd: number[] = [0];
+  // Mode stack, FRAME ints per frame: kind, brace depth (normal frames), opening
+  // offset (quoted/heredoc/seq frames), heredoc marker start and end. A typed array
+  // rather than objects: one frame is pushed per string literal.
+  private frames = new Int32Array(FRAME * 16);
+  /** Offset of the top frame in `frames`. */
+  private top = 0;
 
   constructor(text: string) {
     this.text = text;
@@ -178,6 +189,7 @@ class Lexer {
     this.kind = new Uint8Array(cap);
     this.start = new Int32Array(cap);
     this.end = new Int32Array(cap);
+    this.frames[F_KIND] = F_ROOT;
   }
 
   private emit(kind: number, s: number, e: number): void {
@@ -196,23 +208,24 @@ class Lexer {
   }
 
   private push(kind: number, open: number): void {
-    this.fKind.push(kind);
-    this.fDepth.push(0);
-    this.fOpen.push(open);
-    this.fMarkStart.push(0);
-    this.fMarkEnd.push(0);
+    const t = this.top + FRAME;
+    if (t + FRAME > this.frames.length) {
+      const bigger = new Int32Array(this.frames.length * 2);
+      bigger.set(this.frames);
+      this.frames = bigger;
+    }
+    this.frames[t + F_KIND] = kind;
+    this.frames[t + F_DEPTH] = 0;
+    this.frames[t + F_OPEN] = open;
+    this.top = t;
   }
 
   private pop(): void {
-    this.fKind.pop();
-    this.fDepth.pop();
-    this.fOpen.pop();
-    this.fMarkStart.pop();
-    this.fMarkEnd.pop();
+    this.top -= FRAME;
   }
 
-  private top(): number {
-    return this.fKind[this.fKind.length - 1];
+  private topKind(): number {
+    return this.frames[this.top + F_KIND];
   }
 
   run(): LexResult {
@@ -220,7 +233,7 @@ class Lexer {
     // HCL strips a UTF-8 byte order mark before scanning.
     if (this.text.charCodeAt(0) === 0xfeff) p = 1;
     while (p < this.n) {
-      const f = this.top();
+      const f = this.topKind();
       if (f === F_QUOTED) p = this.scanQuoted(p);
       else if (f === F_HEREDOC) p = this.scanHeredoc(p);
       else p = this.scanNormal(p);
@@ -236,9 +249,9 @@ class Lexer {
   /** EOF inside templates: report the innermost one and synthesize the closers. */
   private closeAllAtEof(): void {
     let reported = false;
-    while (this.fKind.length > 1) {
-      const f = this.top();
-      const open = this.fOpen[this.fOpen.length - 1];
+    while (this.top > 0) {
+      const f = this.topKind();
+      const open = this.frames[this.top + F_OPEN];
       if (f === F_QUOTED) {
         if (!reported) this.diagnostics.push(M.unterminatedString(open, this.lineEnd(open)));
         this.emit(CQUOTE, this.n, this.n);
@@ -295,7 +308,7 @@ class Lexer {
         if (t.charCodeAt(p + 1) === 0x2a) return this.blockComment(p);
         return this.single(SLASH, p);
       case 0x7b: // {
-        this.fDepth[this.fDepth.length - 1]++;
+        this.frames[this.top + F_DEPTH]++;
         return this.single(OBRACE, p);
       case 0x7d: // }
         return this.closeBrace(p, 1);
@@ -380,13 +393,13 @@ class Lexer {
 
   /** `}` or `~}`: ends a template sequence when it balances its `${`/`%{`. */
   private closeBrace(p: number, len: number): number {
-    const d = this.fDepth.length - 1;
-    if (this.fKind[d] === F_SEQ && this.fDepth[d] === 0) {
+    const d = this.top;
+    if (this.frames[d + F_KIND] === F_SEQ && this.frames[d + F_DEPTH] === 0) {
       this.emit(TEMPLATE_SEQ_END, p, p + len);
       this.pop();
       return p + len;
     }
-    if (this.fDepth[d] > 0) this.fDepth[d]--;
+    if (this.frames[d + F_DEPTH] > 0) this.frames[d + F_DEPTH]--;
     // HCL scans `~}` as a sequence end even where it cannot be one, so the parser
     // reports it; we do the same.
     this.emit(len === 2 ? TEMPLATE_SEQ_END : CBRACE, p, p + len);
@@ -446,9 +459,8 @@ class Lexer {
     if (t.charCodeAt(nl) !== 0x0a) return 0;
     this.emit(OHEREDOC, p, nl + 1);
     this.push(F_HEREDOC, p);
-    const d = this.fKind.length - 1;
-    this.fMarkStart[d] = markStart;
-    this.fMarkEnd[d] = markEnd;
+    this.frames[this.top + F_MARK_START] = markStart;
+    this.frames[this.top + F_MARK_END] = markEnd;
     return nl + 1;
   }
 
@@ -482,7 +494,7 @@ class Lexer {
       }
       if (c === 0x5c) { // backslash escapes the next character (decoded later)
         const d = t.charCodeAt(p + 1);
-        p += d === 0x0a || d === 0x0d || d !== d ? 1 : 2;
+        p += d === 0x0a || d === 0x0d || d !== d || isLoneSurrogate(t, p + 1) ? 1 : d >= 0xd800 && d <= 0xdbff ? 3 : 2;
         continue;
       }
       if (c === 0x24 || c === 0x25) { // $ or %
@@ -491,6 +503,10 @@ class Lexer {
         if (d === c && t.charCodeAt(p + 2) === 0x7b) { p += 3; continue; } // $${ / %%{ escape
         p++;
         continue;
+      }
+      if ((c & 0xf800) === 0xd800 && isLoneSurrogate(t, p)) {
+        if (p > litStart) this.emit(QUOTED_LIT, litStart, p);
+        return this.invalid(p, 1);
       }
       p++;
     }
@@ -514,11 +530,11 @@ class Lexer {
    * parser sees a balanced template and recovery resumes on the next line.
    */
   private breakQuotedAtNewline(p: number): void {
-    const open = this.fOpen[this.fOpen.length - 1];
+    const open = this.frames[this.top + F_OPEN];
     this.diagnostics.push(M.unterminatedString(open, p));
     this.emit(CQUOTE, p, p);
     this.pop();
-    while (this.top() === F_SEQ && this.fKind[this.fKind.length - 2] === F_QUOTED) {
+    while (this.topKind() === F_SEQ && this.frames[this.top - FRAME + F_KIND] === F_QUOTED) {
       this.emit(TEMPLATE_SEQ_END, p, p);
       this.pop();
       this.emit(CQUOTE, p, p);
@@ -533,11 +549,11 @@ class Lexer {
    */
   private scanHeredoc(p: number): number {
     const t = this.text;
-    const d = this.fKind.length - 1;
+    const d = this.top;
     // Only a line that starts fresh can be the marker: after a `${...}` on the same
     // line, HCL no longer considers the rest of that line a candidate.
     if (t.charCodeAt(p - 1) === 0x0a) {
-      const q = this.heredocCloser(p, this.fMarkStart[d], this.fMarkEnd[d]);
+      const q = this.heredocCloser(p, this.frames[d + F_MARK_START], this.frames[d + F_MARK_END]);
       if (q > 0) return q;
     }
     const litStart = p;
@@ -554,6 +570,10 @@ class Lexer {
         const e = t.charCodeAt(p + 1);
         if (e === 0x7b) { seq = c; break; }
         if (e === c && t.charCodeAt(p + 2) === 0x7b) { p += 3; continue; }
+      }
+      if ((c & 0xf800) === 0xd800 && isLoneSurrogate(t, p)) {
+        if (p > litStart) this.emit(STRING_LIT, litStart, p);
+        return this.invalid(p, 1);
       }
       p++;
     }

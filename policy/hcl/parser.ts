@@ -295,7 +295,7 @@ class Parser {
   private parseAttribute(nameIdx: number, inline: boolean): Attribute | null {
     this.read(); // =
     this.bail = false;
-    this.open.length = 0;
+    if (this.open.length > 0) this.open.length = 0; // (setting length is a slow runtime call)
     const value = this.parseExpression();
     const failed = this.bail;
     // A value that failed at its very first token is no value at all: drop the attribute.
@@ -394,7 +394,7 @@ class Parser {
    */
   private skipRestOfItem(itemStart: number, stopAtCloseBrace: boolean): void {
     const depthStack = this.open.map((i) => this.k[i]);
-    this.open.length = 0;
+    if (this.open.length > 0) this.open.length = 0;
     this.nl = true;
     // Already at the start of a line with nothing open: the item ended cleanly.
     if (depthStack.length === 0 && this.pos > 0 && this.k[this.pos - 1] === NEWLINE) return;
@@ -597,6 +597,8 @@ class Parser {
         this.pos++;
         this.lastEnd = this.e[i];
         break;
+      } else if (k === INVALID) {
+        this.pos++; // a bad character inside the label, already reported
       } else if (k === TEMPLATE_INTERP || k === TEMPLATE_CONTROL) {
         const which = k === TEMPLATE_INTERP ? '$' : '%';
         this.report(M.diag('hcl.invalid-string-literal', 'Invalid string literal',
@@ -778,7 +780,7 @@ class Parser {
       }
       items[w++] = it;
     }
-    items.length = w;
+    if (w !== items.length) items.length = w;
   }
 
   /**
@@ -1271,7 +1273,10 @@ class Parser {
     const keySpan = key.span;
     switch (key.kind) {
       case 'string': return { key: key.value, keySpan, value };
-      case 'number': return { key: formatNumberKey(key.raw), keySpan, value };
+      case 'number':
+        // `-1` is a unary minus applied to 1, which HCL (and hcl2json) treat as an expression key.
+        if (key.raw.charCodeAt(0) === 0x2d) return { key: key.raw, keySpan, keyIsExpression: true, value };
+        return { key: formatNumberKey(key.raw), keySpan, value };
       case 'bool': return { key: key.value ? 'true' : 'false', keySpan, value };
       case 'null': return { key: 'null', keySpan, value };
       case 'expression':
@@ -1378,6 +1383,8 @@ class Parser {
       } else if (k === TEMPLATE_CONTROL) {
         hasSeq = true;
         this.parseDirective((directives ??= []));
+      } else if (k === INVALID) {
+        this.pos++; // a bad character inside the string, already reported
       } else {
         // Only reachable through a malformed stream; the lexer reported the cause.
         this.fail(M.diag('hcl.unterminated-string', 'Unterminated template string',

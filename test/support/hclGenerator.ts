@@ -167,7 +167,7 @@ function objectKey(ctx: Ctx): string {
   }
   if (r < 0.85) return quoted(rng, false);
   if (!ctx.literal && r < 0.95) return rng.pick(['(var.k)', '"${k}"']);
-  return String(rng.int(100));
+  return rng.pick([String(rng.int(100)), '1e3', '0.50', '007', '1.5e-2', ctx.literal ? '2' : '-1']);
 }
 
 function object(ctx: Ctx, indent: string): string {
@@ -337,11 +337,15 @@ function tokens(text: string): { start: number; end: number }[] {
 
 function mutate(rng: Rng, text: string): { text: string; recipe: string } {
   const r = rng.int(10);
-  const at = text.length ? rng.int(text.length) : 0;
+  // Work on whole code points: splitting a surrogate pair would make text that has
+  // no UTF-8 form, which the reference (reading UTF-8) cannot even be given.
+  let at = text.length ? rng.int(text.length) : 0;
+  if (at > 0 && /[\udc00-\udfff]/.test(text[at]) && /[\ud800-\udbff]/.test(text[at - 1])) at--;
+  const ch = text.length ? String.fromCodePoint(text.codePointAt(at)!) : '';
   switch (r) {
-    case 0: return { text: text.slice(0, at) + text.slice(at + 1), recipe: 'delete-char' };
+    case 0: return { text: text.slice(0, at) + text.slice(at + ch.length), recipe: 'delete-char' };
     case 1: return { text: text.slice(0, at) + rng.pick(INSERTS) + text.slice(at), recipe: 'insert-char' };
-    case 2: return { text: text.slice(0, at) + text[at] + text.slice(at), recipe: 'duplicate-char' };
+    case 2: return { text: text.slice(0, at) + ch + text.slice(at), recipe: 'duplicate-char' };
     case 3: {
       const toks = tokens(text);
       if (!toks.length) return { text, recipe: 'none' };

@@ -16,6 +16,10 @@
  *  3. `null` as an object key: hcl2json converts the key with AsString() and throws.
  *  4. Numbers with enormous exponents (`1e999999999`): hcl2json's conversion fails.
  *     (Merely out-of-range numbers like `1e400` are fine: both sides give Infinity.)
+ *
+ * Not a quirk but a limit of the reference: a JavaScript string with an unpaired
+ * surrogate has no UTF-8 form, and GopherJS silently turns it into U+FFFD before HCL
+ * sees it. We report such text as an encoding error; the generator never makes it.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

@@ -80,6 +80,7 @@ const CASES: Case[] = [
   ['a = 1 & 2\n', 'hcl.unsupported-operator', 'Unsupported operator', '&', /&&/],
   ['a = ~x\n', 'hcl.unsupported-operator', 'Unsupported operator', '~', /"!"/],
   ['a = "x"\ud800\n', 'hcl.invalid-encoding', 'Invalid character encoding', '\ud800'],
+  ['a = "x\udc00y"\n', 'hcl.invalid-encoding', 'Invalid character encoding', '\udc00'],
   ['/* x\na = 1\n', 'hcl.unclosed-comment', 'Unclosed multi-line comment', '/*', /"\*\/"/],
 ];
 

@@ -5,7 +5,9 @@
  *  - one suite per top-level folder holding a suite.json, e.g. suite/untrusted/suite.json:
  *      { "workspace": "test/vscode/fixtures/untrusted", "trusted": false, "env": { "K": "V" } }
  *    (workspace relative to the repo root, default test/vscode/fixtures/<folder>;
- *    trusted default true; env default {}). Its tests are the *.test.ts under that folder.
+ *    trusted default true; env default {}; setup: a module beside suite.json exporting
+ *    setup(), run by the runner before the server, whose returned env is added).
+ *    Its tests are the *.test.ts under that folder.
  * Every suite runs the same compiled index.js; MAYFLY_VSCODE_SUITE tells it which files.
  */
 import fs from 'node:fs';
@@ -17,6 +19,8 @@ interface SuiteJson {
   workspace?: string;
   trusted?: boolean;
   env?: Record<string, string>;
+  /** Module (relative to the suite folder) exporting setup(); see SuiteSpec.setup. */
+  setup?: string;
 }
 
 function hasTests(dir: string, skip: (p: string) => boolean): boolean {
@@ -57,12 +61,15 @@ export function discoverSuites(suiteIndex: string, srcDir = suiteSourceDir): Sui
     }
     const workspace = cfg.workspace ? path.resolve(repoRoot, cfg.workspace) : path.join(fixturesDir, name);
     if (!fs.existsSync(workspace)) throw new Error(`${file}: workspace ${workspace} does not exist`);
+    const setup = cfg.setup ? path.resolve(srcDir, name, cfg.setup) : undefined;
+    if (setup && !fs.existsSync(setup)) throw new Error(`${file}: setup module ${setup} does not exist`);
     suites.push({
       name,
       suiteIndex,
       workspace,
       trusted: cfg.trusted !== false,
       env: { ...cfg.env, MAYFLY_VSCODE_SUITE: name },
+      setup,
     });
   }
   return suites;

@@ -25,6 +25,24 @@ export interface SuiteSpec {
   env?: Record<string, string>;
   /** Default true: tests get a scratch copy and cannot dirty the fixture. */
   copyWorkspace?: boolean;
+  /**
+   * Module run by the runner (Node, not the extension host) before the server starts, for
+   * what a suite needs outside VS Code (a database, a fake server). It exports
+   * `setup(ctx): Promise<SuiteSetupResult | void>`; the env it returns is added to the suite's.
+   */
+  setup?: string;
+}
+
+export interface SuiteSetupContext {
+  name: string;
+  /** The folder the suite will open (the scratch copy), before the server starts. */
+  workspace: string;
+}
+
+export interface SuiteSetupResult {
+  env?: Record<string, string>;
+  /** Called after the suite, whatever happened. */
+  teardown?: () => Promise<void> | void;
 }
 
 export interface RunOptions {
@@ -90,14 +108,21 @@ export async function runSuite(spec: SuiteSpec, opts: Omit<RunOptions, 'suites'>
     copyDir(path.resolve(spec.workspace), workspace);
   }
 
-  say(`[${spec.name}] starting code-server (workspace ${workspace}, ${spec.trusted === false ? 'untrusted' : 'trusted'})`);
   let exitCode = -1;
   let server: CodeServer | undefined;
   let browser: Browser | undefined;
+  let setup: SuiteSetupResult | void = undefined;
   try {
+    if (spec.setup) {
+      say(`[${spec.name}] setup: ${path.relative(process.cwd(), spec.setup)}`);
+      const mod = (await import(path.resolve(spec.setup))) as { setup?: (ctx: SuiteSetupContext) => Promise<SuiteSetupResult | void> };
+      if (typeof mod.setup !== 'function') throw new Error(`${spec.setup} does not export setup()`);
+      setup = await mod.setup({ name: spec.name, workspace });
+    }
+    say(`[${spec.name}] starting code-server (workspace ${workspace}, ${spec.trusted === false ? 'untrusted' : 'trusted'})`);
     server = await startCodeServer({
       trusted: spec.trusted !== false,
-      env: spec.env,
+      env: { ...spec.env, ...setup?.env },
       logFile: path.join(logDir, 'code-server.log'),
     });
     browser = await launchChromium();
@@ -158,6 +183,13 @@ export async function runSuite(spec: SuiteSpec, opts: Omit<RunOptions, 'suites'>
       const vscodeLogs = path.join(server.userDataDir, 'logs');
       if (fs.existsSync(vscodeLogs)) fs.cpSync(vscodeLogs, path.join(logDir, 'vscode'), { recursive: true });
       await server.stop();
+    }
+    if (setup?.teardown) {
+      try {
+        await setup.teardown();
+      } catch (err) {
+        say(`[${spec.name}] teardown failed: ${(err as Error).stack ?? err}`);
+      }
     }
     workbenchLog.end();
     if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
