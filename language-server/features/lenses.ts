@@ -27,13 +27,10 @@ export function registerLenses(
         continue;
       }
       const dbs = new Set(p.instances.map((i) => i.database)).size;
-      lenses.push({
-        range,
-        command: {
-          title: `${p.valid ? '' : '$(error) '}${p.sessionUser} · ${p.expiration.text} · ${dbs} database${dbs === 1 ? '' : 's'}`,
-          command: '',
-        },
-      });
+      const title = p.valid
+        ? `${p.sessionUser} · ${p.expiration.text} · ${dbs} database${dbs === 1 ? '' : 's'}`
+        : `$(error) ${p.problem ? p.problem.split(':')[0] : 'Invalid policy'} · ${p.sessionUser}`;
+      lenses.push({ range, command: { title, command: '' } });
       if (p.valid && options().openTerminalCommand)
         lenses.push({ range, command: { title: 'Open session terminal', command: 'mayfly.openSessionTerminal', arguments: [p.name] } });
     }

@@ -121,13 +121,15 @@ export function invalidEscape(detail: string, start: number, end: number): Diagn
 
 // ------------------------------------------------------------------ structure
 
+export const UNCLOSED_NESTING_HINT = 'This may also be caused by incorrect brace nesting elsewhere in this block.';
+
 export function unclosedBlock(start: number, end: number, beforeLine?: number): Diagnostic {
   const where = beforeLine === undefined
     ? 'before the end of the file'
     : `before the next top-level block on line ${beforeLine}`;
   return diag('hcl.unclosed-block', 'Unclosed configuration block',
     `There is no closing brace for this block ${where}. Add the missing "}". ` +
-    'This may also be caused by incorrect brace nesting elsewhere in this block.', start, end);
+    UNCLOSED_NESTING_HINT, start, end);
 }
 
 export function argumentOrBlockRequired(start: number, end: number, detail?: string): Diagnostic {

@@ -491,7 +491,9 @@ class Parser {
     if (body.close < 0) {
       if (!this.unclosedReported) {
         const cut = this.limit < this.eofIdx ? M.lineOf(this.text, this.s[this.limit]) : undefined;
-        this.report(M.unclosedBlock(this.s[openIdx], this.e[openIdx], cut));
+        const d = M.unclosedBlock(this.s[openIdx], this.e[openIdx], cut);
+        this.explainMissingBrace(d, body.items);
+        this.report(d);
         this.unclosedReported = true;
       }
       return block;
@@ -627,6 +629,49 @@ class Parser {
         return;
       }
     }
+  }
+
+  /**
+   * Which `{` inside an unclosed block lacks its `}`? Usually the one whose closing
+   * brace sits left of where it was opened: that brace was meant for an enclosing
+   * block. Point at it in the detail and as related information.
+   */
+  private explainMissingBrace(d: Diagnostic, items: Item[]): void {
+    const found = this.findMisindentedClose(items);
+    if (!found) return;
+    const [open, close] = found;
+    d.detail = d.detail.replace(M.UNCLOSED_NESTING_HINT,
+      `The "${this.text[close]}" on line ${M.lineOf(this.text, close)} is indented like an enclosing block's brace but closes ` +
+      `the "${this.text[open]}" on line ${M.lineOf(this.text, open)}, which is probably the one missing its closing brace.`);
+    d.related = [{ span: { start: open, end: open + 1 }, message: 'This is probably the unclosed one' }];
+  }
+
+  /** [open, close] offsets of the first bracket pair closed at a lesser indentation. */
+  private findMisindentedClose(items: Item[]): [number, number] | null {
+    const misindented = (open: number, close: number): boolean =>
+      this.indentOf(close).length === this.column(close) && this.column(close) < this.indentOf(open).length;
+    const inValue = (v: Value): [number, number] | null => {
+      if (v.kind !== 'tuple' && v.kind !== 'object') return null;
+      const close = v.span.end - 1;
+      const closer = v.kind === 'tuple' ? ']' : '}';
+      if (this.text[close] === closer && misindented(v.span.start, close)) return [v.span.start, close];
+      for (const it of v.kind === 'tuple' ? v.items : v.items.map((i) => i.value)) {
+        const r = inValue(it);
+        if (r) return r;
+      }
+      return null;
+    };
+    for (const it of items) {
+      if (it.kind === 'attribute') {
+        const r = inValue(it.value);
+        if (r) return r;
+        continue;
+      }
+      if (it.closeBrace && misindented(it.openBrace.start, it.closeBrace.start)) return [it.openBrace.start, it.closeBrace.start];
+      const r = this.findMisindentedClose(it.body.items);
+      if (r) return r;
+    }
+    return null;
   }
 
   /**
@@ -1159,12 +1204,30 @@ class Parser {
         this.read();
         continue;
       }
-      this.missingSeparator(open, sep, false);
+      this.giveBackArgument(items);
+      this.missingSeparator(open, this.next(), false);
       break;
     }
     if (!this.bail) this.open.pop();
     this.nl = saved;
     return { kind: 'tuple', items, span: { start: this.s[open], end: this.lastEnd } };
+  }
+
+  /**
+   * `instances = ["a",` + newline + `engine = "x"`: the tuple swallowed `engine` as an
+   * item before tripping over `=`. When the last item is a bare name starting its own
+   * line and starting an argument or block, hand it back so the body parses it.
+   */
+  private giveBackArgument(items: Value[]): void {
+    const last = items[items.length - 1];
+    if (last.kind !== 'expression' || last.what !== 'reference') return;
+    const tok = this.tokenIndexAt(last.span.start);
+    if (!this.firstOnLine(tok) || !this.startsItem(tok)) return;
+    items.pop();
+    this.pos = tok;
+    let prev = tok - 1;
+    while (prev > 0 && this.k[prev] === NEWLINE) prev--;
+    this.lastEnd = this.e[prev];
   }
 
   /**

@@ -18,15 +18,19 @@ export interface GranterFacts {
   signalBackend: boolean;
 }
 
-export async function granterFacts(client: pg.Client): Promise<GranterFacts> {
-  const { rows } = await client.query(
-    `SELECT current_user AS "user", r.rolsuper AS superuser, r.rolcreaterole AS create_role,
+/** current_user's facts; no parameters. */
+export const GRANTER_FACTS_SQL = `SELECT current_user AS "user", r.rolsuper AS superuser, r.rolcreaterole AS create_role,
             current_setting('server_version_num')::int AS version_num,
             pg_has_role(current_user, 'pg_signal_backend', 'USAGE') AS signal_backend
-       FROM pg_roles r WHERE r.rolname = current_user`,
-  );
+       FROM pg_roles r WHERE r.rolname = current_user`;
+
+export function parseGranterFacts(rows: unknown[]): GranterFacts {
   const r = rows[0] as { user: string; superuser: boolean; create_role: boolean; version_num: number; signal_backend: boolean };
   return { user: r.user, superuser: r.superuser, createRole: r.create_role, versionNum: r.version_num, signalBackend: r.signal_backend };
+}
+
+export async function granterFacts(client: pg.Client): Promise<GranterFacts> {
+  return parseGranterFacts((await client.query(GRANTER_FACTS_SQL)).rows);
 }
 
 export interface RoleFacts {
@@ -49,19 +53,20 @@ export interface RoleFacts {
 
 const MIN_DATE = new Date(-8.64e15);
 
-export async function roleFacts(client: pg.Client, role: string, granter: GranterFacts): Promise<RoleFacts> {
-  const { rows } = await client.query(
-    `SELECT r.rolcanlogin AS login, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls,
+/** The role's facts; `role` and `marker` are SQL expressions: bind parameters or literals. */
+export function roleFactsSql(role: string, marker: string): string {
+  return `SELECT r.rolcanlogin AS login, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls,
             CASE WHEN isfinite(r.rolvaliduntil) THEN r.rolvaliduntil END AS valid_until,
             r.rolvaliduntil = '-infinity' AS never_valid,
             (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now()) AS in_validity,
             EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles k ON k.oid = m.roleid
-                     WHERE m.member = r.oid AND k.rolname = $2) AS managed,
+                     WHERE m.member = r.oid AND k.rolname = ${marker}) AS managed,
             pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION') AS admin,
             pg_has_role(current_user, r.oid, 'USAGE') AS has_privs
-       FROM pg_roles r WHERE r.rolname = $1`,
-    [role, MARKER_ROLE],
-  );
+       FROM pg_roles r WHERE r.rolname = ${role}`;
+}
+
+export function parseRoleFacts(rows: unknown[], granter: GranterFacts): RoleFacts {
   if (!rows.length)
     return { exists: false, managed: false, login: false, inValidity: false, dangerousAttributes: [], granterAdmin: false, granterHasPrivileges: false };
   const r = rows[0] as Record<string, unknown>;
@@ -92,20 +97,29 @@ export async function roleFacts(client: pg.Client, role: string, granter: Grante
   return out;
 }
 
+export async function roleFacts(client: pg.Client, role: string, granter: GranterFacts): Promise<RoleFacts> {
+  return parseRoleFacts((await client.query(roleFactsSql('$1', '$2'), [role, MARKER_ROLE])).rows, granter);
+}
+
 export interface MarkerFacts {
   exists: boolean;
   /** The granter may add members to the marker role (or create it). */
   granterCanGrant: boolean;
 }
 
-export async function markerFacts(client: pg.Client, granter: GranterFacts): Promise<MarkerFacts> {
-  const { rows } = await client.query(
-    `SELECT pg_has_role(current_user, oid, 'MEMBER WITH ADMIN OPTION') AS admin FROM pg_roles WHERE rolname = $1`,
-    [MARKER_ROLE],
-  );
+/** The marker role's facts; `marker` is a SQL expression (bind parameter or literal). */
+export function markerFactsSql(marker: string): string {
+  return `SELECT pg_has_role(current_user, oid, 'MEMBER WITH ADMIN OPTION') AS admin FROM pg_roles WHERE rolname = ${marker}`;
+}
+
+export function parseMarkerFacts(rows: unknown[], granter: GranterFacts): MarkerFacts {
   if (!rows.length) return { exists: false, granterCanGrant: granter.superuser || granter.createRole };
   const admin = (rows[0] as { admin: boolean }).admin;
   return { exists: true, granterCanGrant: granter.superuser || (granter.versionNum < 160000 ? granter.createRole : admin) };
+}
+
+export async function markerFacts(client: pg.Client, granter: GranterFacts): Promise<MarkerFacts> {
+  return parseMarkerFacts((await client.query(markerFactsSql('$1'), [MARKER_ROLE])).rows, granter);
 }
 
 /** Whether the granter may use ALTER DEFAULT PRIVILEGES FOR ROLE `owner` (PG16+: SET on it; 15: membership). */

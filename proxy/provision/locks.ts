@@ -11,6 +11,7 @@
  */
 import type pg from 'pg';
 import type { ConnectionParams } from '../config/dsn';
+import { sqlLiteral } from './sqlText';
 
 /** Advisory-lock wait limit; a holder is another Mayfly doing seconds of work at most. */
 export const LOCK_TIMEOUT_MS = 120_000;
@@ -22,6 +23,27 @@ export function roleLockName(role: string): string {
 
 /** Two-int advisory key for the grants lock ('mayf', 1). */
 export const GRANTS_LOCK: readonly [number, number] = [0x6d617966, 1];
+
+/*
+ * The same locks as statements for multi-statement batches (pooled connections). The wait
+ * runs in its own transaction so that SET LOCAL bounds it and no setting outlives it; the
+ * statements after COMMIT start a new transaction, so whatever they read was read after the
+ * lock was granted, whatever the granter's default isolation level. Session-level advisory
+ * locks survive the COMMIT. A pooled lease that took either lock ends with UNLOCK_ALL_SQL
+ * (or closes its connection, which releases them).
+ */
+const lockWait = (call: string) => [`BEGIN`, `SET LOCAL lock_timeout = ${LOCK_TIMEOUT_MS}`, `SELECT ${call}`, `COMMIT`];
+
+/** Waits for the role's advisory lock (the key withRoleLock uses). */
+export function roleLockStatements(role: string): string[] {
+  return lockWait(`pg_advisory_lock(hashtextextended(${sqlLiteral(roleLockName(role))}, 0))`);
+}
+
+/** Waits for the grants lock. */
+export const GRANTS_LOCK_STATEMENTS: readonly string[] = lockWait(`pg_advisory_lock(${GRANTS_LOCK[0]}, ${GRANTS_LOCK[1]})`);
+export const GRANTS_UNLOCK_STATEMENT = `SELECT pg_advisory_unlock(${GRANTS_LOCK[0]}, ${GRANTS_LOCK[1]})`;
+/** Releases every session-level advisory lock of the session (the role lock and the grants lock). */
+export const UNLOCK_ALL_STATEMENT = 'SELECT pg_advisory_unlock_all()';
 
 const queues = new Map<string, Promise<void>>();
 

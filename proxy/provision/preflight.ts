@@ -7,12 +7,30 @@
  * Grant rights matter because PostgreSQL does not fail a GRANT the granter may not make:
  * it warns "no privileges were granted" and carries on. We check grant options on every
  * table and sequence up front (and the provisioner also refuses any such warning).
+ *
+ * The facts come from two kinds of query, each one round trip, and the provisioner runs them
+ * in parallel: one batch on the maintenance database (granter, role, marker and databases;
+ * sent right after the role lock in the same batch), and one query per plan database (its
+ * schemas, grant options and default-privilege creators). The checks below are then pure
+ * and run in the same order as ever, so the first problem reported is the same one.
  */
-import type { DatabasePrivilege, ProvisionPlan } from '../../policy/plan';
+import type pg from 'pg';
+import type { DatabasePlan, DatabasePrivilege, ProvisionPlan } from '../../policy/plan';
 import { MARKER_ROLE, quoteIdent } from '../../policy/sql';
-import type { GranterClient } from './connection';
 import { ProvisionError, type ProvisionErrorInit } from './errors';
-import { canActFor, granterFacts, markerFacts, roleFacts, type GranterFacts, type MarkerFacts, type RoleFacts } from './facts';
+import {
+  GRANTER_FACTS_SQL,
+  markerFactsSql,
+  parseGranterFacts,
+  parseMarkerFacts,
+  parseRoleFacts,
+  roleFactsSql,
+  type GranterFacts,
+  type MarkerFacts,
+  type RoleFacts,
+} from './facts';
+import type { PooledClient } from './pool';
+import { sqlLiteral, textArrayLiteral } from './sqlText';
 
 export interface DatabaseReadiness {
   database: string;
@@ -33,20 +51,59 @@ const MAX_IDENTIFIER_BYTES = 63;
 
 type Fail = (init: Omit<ProvisionErrorInit, 'action'>) => ProvisionError;
 
-/** Checks that need only the maintenance database. */
-export async function checkRoleAndGranter(
-  main: GranterClient,
-  plan: ProvisionPlan,
-  wantsNewPassword: boolean,
-  fail: Fail,
-): Promise<{ granter: GranterFacts; role: RoleFacts; marker: MarkerFacts }> {
+/** Checks of the plan itself, before any SQL names the role. */
+export function checkPlan(plan: ProvisionPlan, fail: Fail): void {
   const role = plan.role;
   if (!role || Buffer.byteLength(role) > MAX_IDENTIFIER_BYTES || role.includes('\0'))
     throw fail({ cause: `invalid role name (must be 1 to ${MAX_IDENTIFIER_BYTES} bytes)`, hint: 'Check the policy that produced this plan.' });
   if (role === MARKER_ROLE) throw fail({ cause: `"${MARKER_ROLE}" is Mayfly's marker role, not a session role`, hint: 'Use another role name.' });
   if (!plan.databases.length) throw fail({ cause: 'the plan names no database', hint: 'Give the policy at least one instance.' });
+}
 
-  const granter = await granterFacts(main.client);
+interface DbRow {
+  datname: string;
+  datallowconn: boolean;
+  owner: string;
+  priv: DatabasePrivilege | null;
+  grantable: boolean | null;
+  public_has: boolean | null;
+}
+
+export interface MainFacts {
+  granter: GranterFacts;
+  role: RoleFacts;
+  marker: MarkerFacts;
+  databaseRows: DbRow[];
+}
+
+/** The maintenance database's facts as statements for one batch (literals, no bind parameters). */
+export function mainFactsStatements(plan: ProvisionPlan): string[] {
+  const names = plan.databases.map((d) => d.database);
+  const privs = [...new Set(plan.databases.flatMap((d) => d.databasePrivileges))];
+  const marker = sqlLiteral(MARKER_ROLE);
+  return [
+    GRANTER_FACTS_SQL,
+    roleFactsSql(sqlLiteral(plan.role), marker),
+    markerFactsSql(marker),
+    `SELECT d.datname, d.datallowconn, pg_get_userbyid(d.datdba) AS owner, p.priv,
+            has_database_privilege(d.oid, p.priv || ' WITH GRANT OPTION') AS grantable,
+            has_database_privilege('public', d.oid, p.priv) AS public_has
+       FROM pg_database d LEFT JOIN unnest(${textArrayLiteral(privs)}) AS p(priv) ON true
+      WHERE d.datname = ANY(${textArrayLiteral(names)})`,
+  ];
+}
+
+/** Reads mainFactsStatements' results: the last four of the batch. */
+export function parseMainFacts(results: pg.QueryResult[]): MainFacts {
+  const [g, r, m, d] = results.slice(-4).map((x) => x.rows);
+  const granter = parseGranterFacts(g!);
+  return { granter, role: parseRoleFacts(r!, granter), marker: parseMarkerFacts(m!, granter), databaseRows: d as DbRow[] };
+}
+
+/** Checks that need only the maintenance database. */
+export function checkRoleAndGranter(plan: ProvisionPlan, wantsNewPassword: boolean, main: MainFacts, fail: Fail): void {
+  const role = plan.role;
+  const { granter, role: facts, marker } = main;
   const g = granter.user;
   if (!granter.superuser && !granter.createRole)
     throw fail({
@@ -55,7 +112,6 @@ export async function checkRoleAndGranter(
       hint: `As a superuser run ALTER ROLE ${quoteIdent(g)} CREATEROLE (on RDS/Cloud SQL the master user has it), or put a granter that has it in the plugin config entry.`,
     });
 
-  const facts = await roleFacts(main.client, role, granter);
   if (facts.exists && !facts.managed)
     throw fail({
       cause: `role "${role}" already exists but is not a member of "${MARKER_ROLE}", so Mayfly did not create it and refuses to take it over (it would change its password and privileges)`,
@@ -75,44 +131,23 @@ export async function checkRoleAndGranter(
   if (!facts.exists && !wantsNewPassword)
     throw fail({ cause: `role "${role}" does not exist and no password was given for it`, hint: 'Pass newPassword when the role is created.' });
 
-  const marker = await markerFacts(main.client, granter);
   if (!facts.exists && !marker.granterCanGrant)
     throw fail({
       sqlstate: '42501',
       cause: `the granter "${g}" may not add members to role "${MARKER_ROLE}": PostgreSQL 16+ requires ADMIN OPTION on it, and it was created by another role`,
       hint: `As a superuser run GRANT ${quoteIdent(MARKER_ROLE)} TO ${quoteIdent(g)} WITH ADMIN OPTION (or drop "${MARKER_ROLE}" while it has no members so that "${g}" creates it).`,
     });
-  return { granter, role: facts, marker };
 }
 
-interface DbRow {
-  datname: string;
-  datallowconn: boolean;
-  owner: string;
-  priv: DatabasePrivilege | null;
-  grantable: boolean | null;
-  public_has: boolean | null;
-}
-
-/** Existence, connectability and database-level grant rights, from the maintenance database. */
-export async function checkDatabases(
-  main: GranterClient,
+/** Existence, connectability and database-level grant rights, from the maintenance database's facts. */
+export function checkDatabases(
   plan: ProvisionPlan,
   granter: GranterFacts,
+  rows: DbRow[],
   fail: Fail,
-): Promise<Map<string, { owner: string; grantPrivileges: DatabasePrivilege[] }>> {
-  const names = plan.databases.map((d) => d.database);
-  const privs = [...new Set(plan.databases.flatMap((d) => d.databasePrivileges))];
-  const { rows } = await main.client.query(
-    `SELECT d.datname, d.datallowconn, pg_get_userbyid(d.datdba) AS owner, p.priv,
-            has_database_privilege(d.oid, p.priv || ' WITH GRANT OPTION') AS grantable,
-            has_database_privilege('public', d.oid, p.priv) AS public_has
-       FROM pg_database d LEFT JOIN unnest($2::text[]) AS p(priv) ON true
-      WHERE d.datname = ANY($1)`,
-    [names, privs],
-  );
+): Map<string, { owner: string; grantPrivileges: DatabasePrivilege[] }> {
   const byName = new Map<string, DbRow[]>();
-  for (const r of rows as DbRow[]) byName.set(r.datname, [...(byName.get(r.datname) ?? []), r]);
+  for (const r of rows) byName.set(r.datname, [...(byName.get(r.datname) ?? []), r]);
   const out = new Map<string, { owner: string; grantPrivileges: DatabasePrivilege[] }>();
   for (const db of plan.databases) {
     const found = byName.get(db.database);
@@ -148,41 +183,90 @@ export async function checkDatabases(
   return out;
 }
 
-interface SchemaRow {
-  nspname: string;
-  oid: number;
+/** A relation the granter cannot grant on, with what is missing ("SELECT, UPDATE"). */
+interface MissingGrant {
+  relname: string;
   owner: string;
-  usage_go: boolean;
-  create_go: boolean;
+  missing: string;
+}
+
+export interface SchemaRow {
+  schema: string;
+  found: boolean;
+  owner: string | null;
+  /** The role whose future tables appear in the schema: its owner, or the database owner for pg_database_owner. */
+  creator: string | null;
+  usage_go: boolean | null;
+  create_go: boolean | null;
+  /** The granter may ALTER DEFAULT PRIVILEGES FOR ROLE creator (superuser; PG16+ SET on it; 15 membership). */
+  can_act: boolean | null;
+  missing_tables: MissingGrant[] | null;
+  missing_sequences: MissingGrant[] | null;
+}
+
+/**
+ * Everything the schema checks need on one database, one row per plan schema, in plan order.
+ * $1: schema names; $2, $3: per schema, its table and sequence privileges joined by commas.
+ * Grant options on relations are only looked up for a non-superuser granter (a superuser
+ * has them all).
+ */
+export const SCHEMA_FACTS_SQL = `
+  WITH me AS (
+    SELECT r.rolsuper AS superuser, current_setting('server_version_num')::int AS version_num
+      FROM pg_roles r WHERE r.rolname = current_user
+  ), s AS (
+    SELECT w.ord, w.schema, w.tables, w.sequences, n.oid, pg_get_userbyid(n.nspowner) AS owner,
+           CASE WHEN pg_get_userbyid(n.nspowner) = 'pg_database_owner'
+                THEN (SELECT pg_get_userbyid(d.datdba) FROM pg_database d WHERE d.datname = current_database())
+                ELSE pg_get_userbyid(n.nspowner) END AS creator
+      FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS w(schema, tables, sequences, ord)
+      LEFT JOIN pg_namespace n ON n.nspname = w.schema
+  )
+  SELECT s.schema, s.oid IS NOT NULL AS found, s.owner, s.creator,
+         has_schema_privilege(s.oid, 'USAGE WITH GRANT OPTION') AS usage_go,
+         has_schema_privilege(s.oid, 'CREATE WITH GRANT OPTION') AS create_go,
+         CASE WHEN s.oid IS NULL THEN NULL
+              WHEN me.superuser OR s.creator = current_user THEN true
+              ELSE pg_has_role(current_user, s.creator, CASE WHEN me.version_num >= 160000 THEN 'SET' ELSE 'MEMBER' END) END AS can_act,
+         CASE WHEN s.oid IS NULL OR me.superuser OR s.tables = '' THEN NULL ELSE (
+           SELECT json_agg(json_build_object('relname', m.relname, 'owner', m.owner, 'missing', m.missing) ORDER BY m.relname)
+             FROM (SELECT c.relname, pg_get_userbyid(c.relowner) AS owner, string_agg(p.priv, ', ' ORDER BY p.priv) AS missing
+                     FROM pg_class c CROSS JOIN unnest(string_to_array(s.tables, ',')) AS p(priv)
+                    WHERE c.relnamespace = s.oid AND c.relkind IN ('r','p','v','m','f')
+                      AND NOT has_table_privilege(c.oid, p.priv || ' WITH GRANT OPTION')
+                    GROUP BY c.relname, c.relowner) m) END AS missing_tables,
+         CASE WHEN s.oid IS NULL OR me.superuser OR s.sequences = '' THEN NULL ELSE (
+           SELECT json_agg(json_build_object('relname', m.relname, 'owner', m.owner, 'missing', m.missing) ORDER BY m.relname)
+             FROM (SELECT c.relname, pg_get_userbyid(c.relowner) AS owner, string_agg(p.priv, ', ' ORDER BY p.priv) AS missing
+                     FROM pg_class c CROSS JOIN unnest(string_to_array(s.sequences, ',')) AS p(priv)
+                    WHERE c.relnamespace = s.oid AND c.relkind = 'S'
+                      AND NOT has_sequence_privilege(c.oid, p.priv || ' WITH GRANT OPTION')
+                    GROUP BY c.relname, c.relowner) m) END AS missing_sequences
+    FROM s CROSS JOIN me
+   ORDER BY s.ord`;
+
+export function schemaFactsParams(db: DatabasePlan): unknown[] {
+  return [db.schemas.map((s) => s.schema), db.schemas.map((s) => s.tablePrivileges.join(',')), db.schemas.map((s) => s.sequencePrivileges.join(','))];
 }
 
 /** Schemas, grant options on schemas/tables/sequences and default-privilege creators, on one database. */
 export async function checkSchemas(
-  c: GranterClient,
-  plan: ProvisionPlan,
-  database: string,
-  databaseOwner: string,
+  c: PooledClient,
+  db: DatabasePlan,
+  rows: SchemaRow[],
   granter: GranterFacts,
   fail: Fail,
 ): Promise<Map<string, string[]>> {
-  const db = plan.databases.find((d) => d.database === database)!;
-  const { rows } = await c.client.query(
-    `SELECT n.nspname, n.oid::int AS oid, pg_get_userbyid(n.nspowner) AS owner,
-            has_schema_privilege(n.oid, 'USAGE WITH GRANT OPTION') AS usage_go,
-            has_schema_privilege(n.oid, 'CREATE WITH GRANT OPTION') AS create_go
-       FROM pg_namespace n WHERE n.nspname = ANY($1)`,
-    [db.schemas.map((s) => s.schema)],
-  );
-  const found = new Map((rows as SchemaRow[]).map((r) => [r.nspname, r]));
+  const database = db.database;
   const creators = new Map<string, string[]>();
-  for (const s of db.schemas) {
-    const row = found.get(s.schema);
+  for (const [i, s] of db.schemas.entries()) {
+    const row = rows[i];
     const at = { database, schema: s.schema };
-    if (!row) {
-      const { rows: existing } = await c.client.query(
+    if (!row?.found) {
+      const { rows: existing } = await c.query<{ nspname: string }>(
         `SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema' ORDER BY 1 LIMIT 20`,
       );
-      const list = existing.map((r: { nspname: string }) => `"${r.nspname}"`).join(', ');
+      const list = existing.map((r) => `"${r.nspname}"`).join(', ');
       throw fail({
         ...at,
         sqlstate: '3F000',
@@ -200,69 +284,39 @@ export async function checkSchemas(
           hint: `As the schema owner ("${row.owner}") or a superuser run GRANT ${p} ON SCHEMA ${quoteIdent(s.schema)} TO ${quoteIdent(granter.user)} WITH GRANT OPTION, or ALTER SCHEMA ${quoteIdent(s.schema)} OWNER TO ${quoteIdent(granter.user)}.`,
         });
     }
-    await checkRelations(c, row.oid, s.tablePrivileges, "('r','p','v','m','f')", 'has_table_privilege', 'TABLES', 'table', at, granter, fail);
-    await checkRelations(c, row.oid, s.sequencePrivileges, "('S')", 'has_sequence_privilege', 'SEQUENCES', 'sequence', at, granter, fail);
+    if (!granter.superuser) {
+      refuseMissing(row.missing_tables, s.tablePrivileges, 'TABLES', 'table', at, granter, fail);
+      refuseMissing(row.missing_sequences, s.sequencePrivileges, 'SEQUENCES', 'sequence', at, granter, fail);
+    }
 
     // Default privileges apply per creating role: cover the granter's future tables, and the
     // schema owner's when the granter may act for it. A schema owned by pg_database_owner
     // (public on 15+) gets its tables from the database owner, so that is the creator.
-    const owner = row.owner === 'pg_database_owner' ? databaseOwner : row.owner;
+    const owner = row.creator!;
     const list = [granter.user];
-    if (owner !== granter.user && (await canActFor(c.client, granter, owner))) list.push(owner);
+    if (owner !== granter.user && row.can_act) list.push(owner);
     creators.set(s.schema, list);
   }
   return creators;
 }
 
-async function checkRelations(
-  c: GranterClient,
-  schemaOid: number,
+function refuseMissing(
+  rows: MissingGrant[] | null,
   privileges: readonly string[],
-  relkinds: string,
-  fn: 'has_table_privilege' | 'has_sequence_privilege',
   allKind: 'TABLES' | 'SEQUENCES',
   noun: string,
   at: { database: string; schema: string },
   granter: GranterFacts,
   fail: Fail,
-): Promise<void> {
-  if (!privileges.length || granter.superuser) return;
-  const { rows } = await c.client.query(
-    `SELECT c.relname, pg_get_userbyid(c.relowner) AS owner, string_agg(p.priv, ', ' ORDER BY p.priv) AS missing
-       FROM pg_class c CROSS JOIN unnest($2::text[]) AS p(priv)
-      WHERE c.relnamespace = $1 AND c.relkind IN ${relkinds}
-        AND NOT ${fn}(c.oid, p.priv || ' WITH GRANT OPTION')
-      GROUP BY c.relname, c.relowner ORDER BY c.relname`,
-    [schemaOid, privileges],
-  );
-  if (!rows.length) return;
-  const shown = rows.slice(0, 5).map((r: { relname: string; missing: string }) => `"${r.relname}" (${r.missing})`);
+): void {
+  if (!privileges.length || !rows?.length) return;
+  const shown = rows.slice(0, 5).map((r) => `"${r.relname}" (${r.missing})`);
   const more = rows.length > 5 ? ` and ${rows.length - 5} more` : '';
-  const owner = (rows[0] as { owner: string }).owner;
+  const owner = rows[0]!.owner;
   throw fail({
     ...at,
     sqlstate: '42501',
     cause: `the granter "${granter.user}" cannot grant on ${rows.length} ${noun}(s) in schema "${at.schema}" of database "${at.database}", neither owning them nor holding the privilege WITH GRANT OPTION: ${shown.join(', ')}${more}`,
     hint: `As the owner (e.g. "${owner}") or a superuser run GRANT ${privileges.join(', ')} ON ALL ${allKind} IN SCHEMA ${quoteIdent(at.schema)} TO ${quoteIdent(granter.user)} WITH GRANT OPTION, or make "${granter.user}" their owner.`,
   });
-}
-
-/** The whole pre-flight. `open` connects to a plan database (the caller closes what it opened). */
-export async function preflight(
-  main: GranterClient,
-  plan: ProvisionPlan,
-  wantsNewPassword: boolean,
-  open: (database: string) => Promise<GranterClient>,
-  fail: Fail,
-): Promise<PreflightResult> {
-  const { granter, role, marker } = await checkRoleAndGranter(main, plan, wantsNewPassword, fail);
-  const dbs = await checkDatabases(main, plan, granter, fail);
-  const databases: DatabaseReadiness[] = [];
-  for (const db of plan.databases) {
-    const info = dbs.get(db.database)!;
-    const c = await open(db.database);
-    const creators = await checkSchemas(c, plan, db.database, info.owner, granter, fail);
-    databases.push({ database: db.database, grantPrivileges: info.grantPrivileges, creators });
-  }
-  return { granter, role, marker, databases };
 }

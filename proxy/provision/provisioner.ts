@@ -13,17 +13,44 @@
  *
  * Without two-phase commit a COMMIT can still fail after an earlier database committed; that
  * window is a few milliseconds, and the undo step covers it for new roles.
+ *
+ * Latency (a provision is on the path of every session open that is not cached):
+ * - Connections come from ./pool.ts (no handshake per provision).
+ * - Round trips are batched (several statements in one simple query): the role lock and all
+ *   maintenance-database facts are one; each database's facts are one query, run in parallel
+ *   with it; each database's grants are one batch per schema (the unit an error is reported
+ *   for), and the databases run in parallel, their transactions still all kept open until
+ *   every one succeeded; their COMMITs run in parallel too.
+ * - The grants lock is released as soon as every database committed: the last step, ALTER
+ *   ROLE ... LOGIN, changes only the session role's own pg_authid row, which the role lock
+ *   protects; an undo after that point takes the grants lock again.
+ * - The new password's SCRAM verifier (PBKDF2) is computed on the thread pool while the
+ *   pre-flight waits on the network.
  */
 import type { ProvisionPlan } from '../../policy/plan';
-import { scramVerifier } from '../auth/scramVerifier';
+import { MARKER_ROLE, provisionSteps, type Step } from '../../policy/sql';
 import type { ConnectionParams } from '../config/dsn';
-import { closeQuietly, openClient, type GranterClient } from './connection';
-import { errorFacts, ProvisionError, statementError, withNote, type ProvisionErrorInit } from './errors';
-import { markerFacts } from './facts';
-import { localKey, serializeLocal, withGrantsLock, withRoleLock } from './locks';
-import { preflight, type PreflightResult } from './preflight';
-import { provisionSteps } from '../../policy/sql';
 import { dropOwnedStatement, dropRoleStatement } from './cleanupSql';
+import { errorFacts, ProvisionError, statementError, withNote, type ProvisionErrorInit } from './errors';
+import { markerFactsSql, parseMarkerFacts } from './facts';
+import { GRANTS_LOCK_STATEMENTS, GRANTS_UNLOCK_STATEMENT, localKey, roleLockStatements, serializeLocal, UNLOCK_ALL_STATEMENT } from './locks';
+import { PooledClient, type Warning } from './pool';
+import {
+  checkDatabases,
+  checkPlan,
+  checkRoleAndGranter,
+  checkSchemas,
+  mainFactsStatements,
+  parseMainFacts,
+  SCHEMA_FACTS_SQL,
+  schemaFactsParams,
+  type DatabaseReadiness,
+  type PreflightResult,
+  type SchemaRow,
+} from './preflight';
+import { batchText, sqlLiteral } from './sqlText';
+import { startTrace, type Trace } from './trace';
+import { scramVerifierAsync } from './verifier';
 
 export interface ProvisionOptions {
   validUntil: Date;
@@ -40,6 +67,9 @@ export interface ProvisionOutcome {
 
 const MAX_VALID_UNTIL = Date.UTC(9999, 11, 31);
 
+type Fail = (init: Omit<ProvisionErrorInit, 'action'>) => ProvisionError;
+type Where = { database?: string; schema?: string };
+
 export async function provision(granter: ConnectionParams, plan: ProvisionPlan, opts: ProvisionOptions): Promise<ProvisionOutcome> {
   const action = `cannot provision role "${plan.role}"`;
   const t = opts.validUntil instanceof Date ? opts.validUntil.getTime() : NaN;
@@ -50,111 +80,232 @@ export async function provision(granter: ConnectionParams, plan: ProvisionPlan, 
 }
 
 async function provisionNow(granter: ConnectionParams, plan: ProvisionPlan, opts: ProvisionOptions, action: string): Promise<ProvisionOutcome> {
+  const trace = startTrace('provision', plan.role);
   const secrets = [granter.password, opts.newPassword];
-  const fail = (init: Omit<ProvisionErrorInit, 'action'>) => new ProvisionError({ action, ...init });
-  const clients = new Map<string, GranterClient>();
-  const open = async (database: string) => {
-    let c = clients.get(database);
-    if (!c) {
-      c = await openClient(granter, database, action, secrets);
-      clients.set(database, c);
-    }
-    return c;
-  };
-  const main = await openClient(granter, granter.database, action, secrets);
-  // Databases are changed (and so locked) in name order, whatever order the caller built.
+  const fail: Fail = (init) => new ProvisionError({ action, ...init });
+  // Started now, awaited just before the grants lock: PBKDF2 runs while the pre-flight waits.
+  const verifier = opts.newPassword !== undefined ? scramVerifierAsync(opts.newPassword) : undefined;
+  verifier?.catch(() => undefined);
+  // Databases are changed in name order (and errors reported in it), whatever order the caller built.
   const ordered: ProvisionPlan = { ...plan, databases: [...plan.databases].sort((a, b) => (a.database < b.database ? -1 : a.database > b.database ? 1 : 0)) };
+  let main: PooledClient;
   try {
-    return await withRoleLock(main.client, plan.role, async () => {
-      const pre = await preflight(main, ordered, opts.newPassword !== undefined, open, fail);
-      return withGrantsLock(main.client, () => execute(main, clients, ordered, opts, pre, action, secrets));
-    });
+    main = await PooledClient.acquire(granter, granter.database, action, secrets);
+  } catch (e) {
+    trace.done('connect-failed');
+    throw e;
+  }
+  trace.mark('connect');
+  const dbs = new Map<string, PooledClient>();
+  let ok = false;
+  try {
+    checkPlan(ordered, fail);
+    const pre = await preflight(granter, main, ordered, opts.newPassword !== undefined, dbs, action, secrets, fail);
+    trace.mark('preflight');
+    const out = await execute(main, dbs, ordered, opts, pre, verifier, action, secrets, trace);
+    ok = true;
+    return out;
   } catch (e) {
     throw statementError(action, e, { granter: granter.user }, secrets);
   } finally {
-    await closeQuietly(main);
-    await Promise.all([...clients.values()].map(closeQuietly));
+    if (!ok) await releaseLocks(main);
+    await Promise.all([main.release(), ...[...dbs.values()].map((c) => c.release())]);
+    trace.done(ok ? 'ok' : 'failed');
   }
 }
 
-/** A statement whose WARNING means PostgreSQL skipped part of it (no privileges granted/revoked). */
-async function runStep(c: GranterClient, sql: string): Promise<void> {
-  c.takeWarnings();
-  await c.client.query(sql);
-  const skipped = c.takeWarnings().find((w) => w.code === '01007' || w.code === '01006');
+/** After a failure: leave no transaction or advisory lock behind (release() then closes the connection anyway). */
+async function releaseLocks(main: PooledClient): Promise<void> {
+  if (main.isDead || !main.mayHoldLocks) return;
+  try {
+    await main.batch(batchText(['ROLLBACK', UNLOCK_ALL_STATEMENT]));
+    main.mayHoldLocks = false;
+  } catch {
+    // release() closes the connection, and the server releases its locks with the session.
+  }
+}
+
+/**
+ * Role lock + maintenance-database facts (one batch) in parallel with each database's facts
+ * (one query each, on the connection its grants will use), then the checks in their usual order.
+ */
+async function preflight(
+  granter: ConnectionParams,
+  main: PooledClient,
+  plan: ProvisionPlan,
+  wantsNewPassword: boolean,
+  dbs: Map<string, PooledClient>,
+  action: string,
+  secrets: (string | undefined)[],
+  fail: Fail,
+): Promise<PreflightResult> {
+  main.mayHoldLocks = true;
+  const mainWork = main.batch(batchText([...roleLockStatements(plan.role), ...mainFactsStatements(plan)]));
+  const dbWork = plan.databases.map(async (d) => {
+    const c = await PooledClient.acquire(granter, d.database, action, secrets);
+    dbs.set(d.database, c);
+    return (await c.query<SchemaRow & Record<string, unknown>>(SCHEMA_FACTS_SQL, schemaFactsParams(d))).rows as SchemaRow[];
+  });
+  const [mainResult, ...dbResults] = await Promise.allSettled([mainWork, ...dbWork]);
+  if (mainResult!.status === 'rejected') throw mainResult!.reason;
+  const facts = parseMainFacts(mainResult!.value as Awaited<typeof mainWork>);
+  checkRoleAndGranter(plan, wantsNewPassword, facts, fail);
+  const info = checkDatabases(plan, facts.granter, facts.databaseRows, fail);
+  const databases: DatabaseReadiness[] = [];
+  for (const [i, db] of plan.databases.entries()) {
+    const r = dbResults[i]!;
+    if (r.status === 'rejected') throw r.reason;
+    const creators = await checkSchemas(dbs.get(db.database)!, db, r.value as SchemaRow[], facts.granter, fail);
+    databases.push({ database: db.database, grantPrivileges: info.get(db.database)!.grantPrivileges, creators });
+  }
+  return { granter: facts.granter, role: facts.role, marker: facts.marker, databases };
+}
+
+/** PostgreSQL skipped part of a GRANT/REVOKE (no privileges granted/revoked): refuse it like an error. */
+function refuseSkipped(warnings: Warning[]): void {
+  const skipped = warnings.find((w) => w.code === '01007' || w.code === '01006');
   if (skipped) throw Object.assign(new Error(skipped.message), { code: skipped.code });
 }
 
+/** A database's steps as batches: its database-level statements, then one batch per schema (what errors name). */
+function batchesOf(steps: Step[]): { schema?: string; statements: string[] }[] {
+  const out: { schema?: string; statements: string[] }[] = [];
+  for (const step of steps) {
+    const last = out[out.length - 1];
+    if (last && last.schema === step.schema) last.statements.push(step.sql);
+    else out.push(step.schema !== undefined ? { schema: step.schema, statements: [step.sql] } : { statements: [step.sql] });
+  }
+  return out;
+}
+
+const isLockTimeout = (e: unknown) => (e as { code?: unknown })?.code === '55P03';
+
 async function execute(
-  main: GranterClient,
-  clients: Map<string, GranterClient>,
+  main: PooledClient,
+  dbs: Map<string, PooledClient>,
   plan: ProvisionPlan,
   opts: ProvisionOptions,
   pre: PreflightResult,
+  verifierPromise: Promise<string> | undefined,
   action: string,
   secrets: (string | undefined)[],
+  trace: Trace,
 ): Promise<ProvisionOutcome> {
   const granter = pre.granter.user;
-  // Another role's provisioning may have created the marker since the pre-flight.
-  const markerExists = pre.marker.exists || (await markerFacts(main.client, pre.granter)).exists;
   const ready = new Map(pre.databases.map((d) => [d.database, d]));
-  const steps = provisionSteps(plan, {
-    roleExists: pre.role.exists,
-    createMarker: !markerExists,
-    validUntil: opts.validUntil,
-    ...(opts.newPassword !== undefined ? { verifier: scramVerifier(opts.newPassword) } : {}),
-    creatorsFor: (db, schema) => ready.get(db)?.creators.get(schema) ?? [granter],
-    databasePrivilegesFor: (db) => ready.get(db)?.grantPrivileges ?? [],
-  });
+  const verifier = verifierPromise ? await verifierPromise : undefined;
+  trace.mark('verifier');
+  const stepsFor = (createMarker: boolean) =>
+    provisionSteps(plan, {
+      roleExists: pre.role.exists,
+      createMarker,
+      validUntil: opts.validUntil,
+      ...(verifier !== undefined ? { verifier } : {}),
+      creatorsFor: (db, schema) => ready.get(db)?.creators.get(schema) ?? [granter],
+      databasePrivilegesFor: (db) => ready.get(db)?.grantPrivileges ?? [],
+    });
 
   let created = false;
+  let grantsLocked = false;
   let mainInTransaction = false;
-  const pending: GranterClient[] = []; // transactions begun and not yet committed
-  const committed: GranterClient[] = [];
-  let where: { database?: string; schema?: string } = {};
+  let pending: PooledClient[] = []; // transactions begun and not yet committed
+  let committed: PooledClient[] = [];
+  let where: Where = {};
   try {
-    if (steps.prepare.length) {
-      where = { database: main.database };
-      await main.client.query('BEGIN');
-      mainInTransaction = true;
-      for (const sql of steps.prepare) await runStep(main, sql);
-      await main.client.query('COMMIT');
-      mainInTransaction = false;
-      created = true;
-    }
-    for (const d of steps.databases) {
-      const c = clients.get(d.database)!;
-      where = { database: d.database };
-      await c.client.query('BEGIN');
-      pending.push(c);
-      for (const step of d.steps) {
-        where = step.schema !== undefined ? { database: d.database, schema: step.schema } : { database: d.database };
-        await runStep(c, step.sql);
+    // The grants lock; for a new role, in the same round trip, its creation (committed
+    // before any grant: other databases' sessions must see it). Another role's provisioning
+    // may have created the marker since the pre-flight: if it was missing, look again first.
+    let steps = stepsFor(false);
+    if (pre.role.exists) {
+      await main.batch(batchText(GRANTS_LOCK_STATEMENTS));
+      grantsLocked = true;
+    } else {
+      let lockAndCreate = [...GRANTS_LOCK_STATEMENTS];
+      if (!pre.marker.exists) {
+        const r = await main.batch(batchText([...GRANTS_LOCK_STATEMENTS, markerFactsSql(sqlLiteral(MARKER_ROLE))]));
+        grantsLocked = true;
+        steps = stepsFor(!parseMarkerFacts(r[r.length - 1]!.rows, pre.granter).exists);
+        lockAndCreate = [];
       }
+      main.takeWarnings();
+      mainInTransaction = true;
+      try {
+        await main.batch(batchText([...lockAndCreate, 'BEGIN', ...steps.prepare, 'COMMIT']));
+      } catch (e) {
+        where = isLockTimeout(e) ? {} : { database: main.database };
+        throw e;
+      }
+      mainInTransaction = false;
+      grantsLocked = true;
+      created = true;
+      where = { database: main.database };
+      refuseSkipped(main.takeWarnings());
     }
-    while (pending.length) {
-      const c = pending[0]!;
-      where = { database: c.database };
-      await c.client.query('COMMIT');
-      pending.shift();
-      committed.push(c);
+    trace.mark(pre.role.exists ? 'grants-lock' : 'grants-lock+create');
+
+    // Every database's grants: one transaction each, in parallel, all kept open until every one succeeded.
+    const begun = new Set<PooledClient>();
+    const results = await Promise.all(
+      steps.databases.map(async (d): Promise<{ error: unknown; where: Where } | undefined> => {
+        const c = dbs.get(d.database)!;
+        let at: Where = { database: d.database };
+        try {
+          for (const [i, b] of batchesOf(d.steps).entries()) {
+            at = b.schema !== undefined ? { database: d.database, schema: b.schema } : { database: d.database };
+            c.takeWarnings();
+            if (i === 0) begun.add(c);
+            await c.batch(batchText(i === 0 ? ['BEGIN', ...b.statements] : b.statements));
+            refuseSkipped(c.takeWarnings());
+          }
+          return undefined;
+        } catch (error) {
+          return { error, where: at };
+        }
+      }),
+    );
+    pending = steps.databases.map((d) => dbs.get(d.database)!).filter((c) => begun.has(c));
+    const failure = results.find((r) => r !== undefined);
+    if (failure) {
+      where = failure.where;
+      throw failure.error;
     }
+    trace.mark('grants');
+
+    const commits = await Promise.allSettled(pending.map((c) => c.query('COMMIT')));
+    const toCommit = pending;
+    committed = toCommit.filter((_, i) => commits[i]!.status === 'fulfilled');
+    pending = toCommit.filter((_, i) => commits[i]!.status === 'rejected');
+    const commitFailure = commits.findIndex((r) => r.status === 'rejected');
+    if (commitFailure >= 0) {
+      where = { database: toCommit[commitFailure]!.database };
+      throw (commits[commitFailure] as PromiseRejectedResult).reason;
+    }
+    trace.mark('commit');
+
+    // Release the grants lock, then LOGIN + password + VALID UNTIL (ALTER ROLE grants nothing,
+    // so there is no skipped-privilege warning to look for), then the role lock once that committed.
     where = {};
-    for (const sql of steps.finalize) await runStep(main, sql);
+    grantsLocked = false;
+    mainInTransaction = true;
+    await main.batch(batchText([GRANTS_UNLOCK_STATEMENT, 'BEGIN', ...steps.finalize, 'COMMIT', UNLOCK_ALL_STATEMENT]));
+    mainInTransaction = false;
+    main.mayHoldLocks = false;
+    trace.mark('finalize');
   } catch (e) {
     const err = statementError(action, e, { ...where, granter }, secrets);
-    const note = await undo(main, pending, committed, mainInTransaction, created ? plan.role : undefined, secrets);
+    const note = await undo(main, pending, committed, mainInTransaction, grantsLocked, created ? plan.role : undefined, secrets);
     throw withNote(err, note);
   }
   return { role: plan.role, created: !pre.role.exists, passwordChanged: opts.newPassword !== undefined, validUntil: opts.validUntil };
 }
 
-/** Puts things back after a failure; returns a sentence saying what state was left. */
+/** Puts things back after a failure (the role lock still held); returns a sentence saying what state was left. */
 async function undo(
-  main: GranterClient,
-  pending: GranterClient[],
-  committed: GranterClient[],
+  main: PooledClient,
+  pending: PooledClient[],
+  committed: PooledClient[],
   mainInTransaction: boolean,
+  grantsLocked: boolean,
   createdRole: string | undefined,
   secrets: (string | undefined)[],
 ): Promise<string> {
@@ -166,12 +317,14 @@ async function undo(
       problems.push(`${what}: ${errorFacts(e, secrets).message}`);
     }
   };
-  if (mainInTransaction) await attempt(`rolling back on "${main.database}"`, () => main.client.query('ROLLBACK'));
-  for (const c of pending) await attempt(`rolling back on "${c.database}"`, () => c.client.query('ROLLBACK'));
+  if (mainInTransaction) await attempt(`rolling back on "${main.database}"`, () => main.query('ROLLBACK'));
+  await Promise.all(pending.map((c) => attempt(`rolling back on "${c.database}"`, () => c.query('ROLLBACK'))));
   if (createdRole) {
+    // Revoking is granting too: take the grants lock back if it was released already.
+    if (committed.length && !grantsLocked) await attempt('taking the grants lock again', () => main.batch(batchText(GRANTS_LOCK_STATEMENTS)));
     for (const c of committed)
-      await attempt(`removing the grants committed on "${c.database}"`, () => c.client.query(dropOwnedStatement(createdRole)));
-    await attempt(`dropping the new role "${createdRole}"`, () => main.client.query(dropRoleStatement(createdRole)));
+      await attempt(`removing the grants committed on "${c.database}"`, () => c.query(dropOwnedStatement(createdRole)));
+    await attempt(`dropping the new role "${createdRole}"`, () => main.query(dropRoleStatement(createdRole)));
   }
   if (problems.length) return `Cleaning up also failed (${problems.join('; ')}): check the role and its grants by hand.`;
   if (!createdRole && committed.length)

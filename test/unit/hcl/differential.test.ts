@@ -218,7 +218,8 @@ describe('hcl differential against hcl2-parser', function () {
         failures.push(`${where}: ours ${ourValid ? 'valid' : 'invalid'} (${ours.diagnostics.map((d) => d.summary).join('; ')}), hcl2-parser ${ref.valid ? 'valid' : 'invalid'}`);
         return;
       }
-      if (!ourValid && hclParse) {
+      // HCL's own diagnostics cost as much as the reference itself: sample 400 documents.
+      if (!ourValid && hclParse && summaryChecked < 400) {
         const theirs = hclParse(doc.text);
         if (theirs.length) {
           summaryChecked++;

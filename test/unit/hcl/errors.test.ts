@@ -211,6 +211,33 @@ describe('hcl errors: recovery', () => {
     assert.deepEqual(names(a.body), ['engine']);
   });
 
+  it('points at the nested block whose "}" is missing, judging by indentation', () => {
+    const t = 'policy "a" {\n  grant {\n    x = 1\n\n  y = 2\n}\n\npolicy "b" {\n}\n';
+    const r = parseHcl(t);
+    assert.deepEqual(r.diagnostics.map((d) => [d.code, d.span.start]), [['hcl.unclosed-block', t.indexOf('{')]]);
+    const d = r.diagnostics[0];
+    assert.match(d.detail, /closes the "\{" on line 2, which is probably the one missing/);
+    assert.deepEqual(d.related?.map((x) => x.span.start), [t.indexOf('{', 14)]);
+    assert.deepEqual(names(r.body), ['policy a', 'policy b']);
+  });
+
+  it('does the same for an object whose "}" is missing', () => {
+    const t = 'policy "a" {\n  tags = {\n    team = "x"\n  engine = "y"\n}\n\npolicy "b" {\n}\n';
+    const d = parseHcl(t).diagnostics[0];
+    assert.equal(d.code, 'hcl.unclosed-block');
+    assert.deepEqual(d.related?.map((x) => slice(t, x.span)), ['{']);
+    assert.equal(d.related?.[0].span.start, t.indexOf('{', 14));
+  });
+
+  it('hands an argument swallowed by an unclosed tuple back to the block', () => {
+    const t = 'p {\n  instances = ["db1",\n  grant_privileges = ["SELECT"]\n  grant {\n  }\n}\n';
+    const r = parseHcl(t);
+    assert.deepEqual(r.diagnostics.map((d) => [d.code, slice(t, d.span)]), [['hcl.unterminated-tuple', '[']]);
+    assert.deepEqual(toPlain(r.body), { p: [{ instances: ['db1'], grant_privileges: ['SELECT'], grant: [{}] }] });
+    const t2 = 'p {\n  instances = ["db1",\n  grant {\n  }\n}\n';
+    assert.deepEqual(toPlain(parseHcl(t2).body), { p: [{ instances: ['db1'], grant: [{}] }] });
+  });
+
   it('reports an unclosed block once, at its brace, when nothing follows', () => {
     const t = 'policy "a" {\n  grant {\n    x = 1\n';
     const r = parseHcl(t);

@@ -1,0 +1,294 @@
+/**
+ * Pooled granter connections, reused across provisions (and roleStatus / extendRole /
+ * expireRole). Opening a connection costs a SCRAM-SHA-256 handshake (PBKDF2 on both sides)
+ * plus a backend fork: several milliseconds each, and a provision needs one per database.
+ *
+ * - One pool per (granter connection identity, database). The key is a SHA-256 of every
+ *   connection parameter, password included, so a rotated DSN never reuses a connection made
+ *   with the old credentials. The key is never logged and the password is not kept in it.
+ * - The limit is soft: at most POOL_MAX_IDLE idle connections are kept per pool, for
+ *   POOL_IDLE_MS; a burst opens what it needs and closes the surplus when done. Nothing ever
+ *   waits for a free connection, so pooling cannot deadlock or time out a provision.
+ * - A connection goes back to the pool only if it is known to be clean: its backend is alive,
+ *   no query of the lease failed, it is outside any transaction (the server's ReadyForQuery
+ *   status says 'I'), and it holds no advisory lock (every lease that takes one ends with
+ *   pg_advisory_unlock_all(); until then `mayHoldLocks` is set and a release closes it).
+ *   Pooled work only uses SET LOCAL, so no session setting outlives a transaction; notices
+ *   collected are dropped. Anything else is closed, not reused.
+ * - A backend that died while idle (pg_terminate_backend, idle_session_timeout, restart) is
+ *   noticed through the client's 'error'/'end' events; if the death is only discovered by
+ *   the first query of a lease, that query is re-sent once on a fresh connection. A first
+ *   query that met a dead session had no effect (the session's transaction and locks are gone).
+ * - Idle sockets and timers are unref'd: pooled connections never keep the process alive.
+ *   closeProvisionPools() closes everything idle and makes in-flight leases close on release.
+ */
+import crypto from 'node:crypto';
+import pg from 'pg';
+import type { ConnectionParams } from '../config/dsn';
+import { toClientConfig } from '../config/pgClient';
+import type { GranterClient } from './connection';
+import { connectionError } from './errors';
+import { traceEvent } from './trace';
+
+/** How long an idle pooled connection is kept. */
+export const POOL_IDLE_MS = 30_000;
+/** Idle connections kept per (granter, database); more may be open during a burst. */
+export const POOL_MAX_IDLE = 10;
+
+interface Pool {
+  key: string;
+  config: pg.ClientConfig;
+  database: string;
+  idle: PooledClient[];
+  leased: number;
+  closed: boolean;
+}
+
+const pools = new Map<string, Pool>();
+
+/** Identity of a granter connection to one database: a hash, so the password is not kept in memory as a key. */
+function poolKey(granter: ConnectionParams, database: string): string {
+  const identity = JSON.stringify([
+    granter.host,
+    granter.port,
+    granter.user,
+    granter.password ?? null,
+    database,
+    granter.sslmode,
+    granter.sslrootcert ?? null,
+    granter.sslcert ?? null,
+    granter.sslkey ?? null,
+    Object.entries(granter.params).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  ]);
+  return crypto.createHash('sha256').update(identity).digest('hex');
+}
+
+function poolFor(granter: ConnectionParams, database: string): Pool {
+  const key = poolKey(granter, database);
+  let pool = pools.get(key);
+  if (!pool) {
+    pool = { key, config: toClientConfig(granter, { database }), database, idle: [], leased: 0, closed: false };
+    pools.set(key, pool);
+  }
+  return pool;
+}
+
+function forgetIfUnused(pool: Pool): void {
+  if (pool.idle.length === 0 && pool.leased === 0 && pools.get(pool.key) === pool) pools.delete(pool.key);
+}
+
+/** Errors meaning the session is gone (not a failed statement on a live session). */
+function isConnectionLoss(e: unknown): boolean {
+  const err = (e ?? {}) as { code?: unknown; message?: unknown };
+  const code = typeof err.code === 'string' ? err.code : '';
+  if (code === '57P01' || code === '57P02' || code === '57P03' || code.startsWith('08')) return true;
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT') return true;
+  return typeof err.message === 'string' && /Connection terminated|not queryable|connection error/i.test(err.message);
+}
+
+/** pg.Client has ref()/unref() (its socket's), missing from @types/pg. */
+function socketRef(client: pg.Client, ref: boolean): void {
+  const c = client as unknown as { ref?: () => void; unref?: () => void };
+  if (ref) c.ref?.();
+  else c.unref?.();
+}
+
+export type Warning = { code: string; message: string };
+
+/** A leased pooled connection. `client` may be swapped for a fresh one by the first query (see above). */
+export class PooledClient implements GranterClient {
+  readonly database: string;
+  client: pg.Client;
+  /** Set while the session may hold an advisory lock: a release then closes the connection. */
+  mayHoldLocks = false;
+  private dead = false;
+  /** A query of this lease failed: the connection is closed at release, whatever state it seems to be in. */
+  private failed = false;
+  private reused = false;
+  private queries = 0;
+  private warnings: Warning[] = [];
+  private idleTimer: NodeJS.Timeout | undefined;
+  private lease: { granter: ConnectionParams; action: string; secrets: readonly (string | undefined)[] } | undefined;
+
+  private constructor(
+    private readonly pool: Pool,
+    client: pg.Client,
+  ) {
+    this.database = pool.database;
+    this.client = client;
+    this.attach(client);
+  }
+
+  private attach(client: pg.Client): void {
+    // An idle client whose backend dies emits 'error'; without a listener that kills the process.
+    client.on('error', () => this.markDead(client));
+    client.on('end', () => this.markDead(client));
+    client.on('notice', (n) => {
+      if (client !== this.client) return;
+      if (n.severity === 'WARNING' || n.code?.startsWith('01')) this.warnings.push({ code: n.code ?? '', message: n.message ?? '' });
+    });
+  }
+
+  private markDead(client: pg.Client): void {
+    if (client !== this.client) return;
+    this.dead = true;
+    const i = this.pool.idle.indexOf(this);
+    if (i >= 0) {
+      this.pool.idle.splice(i, 1);
+      clearTimeout(this.idleTimer);
+      forgetIfUnused(this.pool);
+    }
+  }
+
+  get isDead(): boolean {
+    return this.dead;
+  }
+
+  /** Warnings received since the last take(). */
+  takeWarnings(): Warning[] {
+    const out = this.warnings;
+    this.warnings = [];
+    return out;
+  }
+
+  /** One statement (bind parameters allowed). */
+  async query<R extends pg.QueryResultRow = Record<string, unknown>>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    return (await this.send(text, values)) as pg.QueryResult<R>;
+  }
+
+  /** Several statements in one round trip (simple query protocol: no bind parameters). One result per statement. */
+  async batch(text: string): Promise<pg.QueryResult[]> {
+    const r = (await this.send(text)) as pg.QueryResult | pg.QueryResult[];
+    return Array.isArray(r) ? r : [r];
+  }
+
+  private async send(text: string, values?: unknown[]): Promise<unknown> {
+    const retryable = this.reused && this.queries === 0;
+    this.queries++;
+    try {
+      try {
+        return await this.client.query(text, values);
+      } catch (e) {
+        if (!retryable || !(this.dead || isConnectionLoss(e))) throw e;
+        traceEvent('pool.replace-dead-connection', this.database);
+        await this.reconnect();
+        return await this.client.query(text, values);
+      }
+    } catch (e) {
+      this.failed = true;
+      throw e;
+    }
+  }
+
+  private async reconnect(): Promise<void> {
+    const old = this.client;
+    void old.end().catch(() => undefined);
+    const lease = this.lease!;
+    const client = await PooledClient.connect(this.pool, lease.granter, lease.action, lease.secrets);
+    this.client = client;
+    this.dead = false;
+    this.reused = false;
+    this.warnings = [];
+    this.attach(client);
+  }
+
+  private static async connect(
+    pool: Pool,
+    granter: ConnectionParams,
+    action: string,
+    secrets: readonly (string | undefined)[],
+  ): Promise<pg.Client> {
+    const client = new pg.Client(pool.config);
+    client.on('error', () => undefined); // until attach(): a failed connect must not crash the process
+    try {
+      await client.connect();
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      throw connectionError(action, granter, pool.database, e, secrets);
+    }
+    return client;
+  }
+
+  /** A connection to `database` as the granter: an idle pooled one, or a new one. */
+  static async acquire(granter: ConnectionParams, database: string, action: string, secrets: readonly (string | undefined)[]): Promise<PooledClient> {
+    const pool = poolFor(granter, database);
+    pool.leased++;
+    try {
+      let c: PooledClient | undefined;
+      while ((c = pool.idle.pop())) {
+        clearTimeout(c.idleTimer);
+        if (c.dead) {
+          void c.client.end().catch(() => undefined);
+          continue;
+        }
+        socketRef(c.client, true);
+        c.reused = true;
+        break;
+      }
+      if (!c) {
+        traceEvent('pool.open', database);
+        c = new PooledClient(pool, await PooledClient.connect(pool, granter, action, secrets));
+      }
+      c.lease = { granter, action, secrets };
+      c.queries = 0;
+      c.warnings = [];
+      c.mayHoldLocks = false;
+      c.failed = false;
+      return c;
+    } catch (e) {
+      pool.leased--;
+      forgetIfUnused(pool);
+      throw e;
+    }
+  }
+
+  /**
+   * Ends the lease: back to the pool if clean (see the header), else closed. The returned
+   * promise settles once a closed connection's backend is gone (its locks with it).
+   */
+  release(): Promise<void> {
+    const pool = this.pool;
+    pool.leased--;
+    this.lease = undefined;
+    const clean = !this.dead && !this.failed && !this.mayHoldLocks && this.client.getTransactionStatus() === 'I';
+    if (clean && !pool.closed && pool.idle.length < POOL_MAX_IDLE) {
+      this.warnings = [];
+      socketRef(this.client, false);
+      this.idleTimer = setTimeout(() => {
+        const i = pool.idle.indexOf(this);
+        if (i >= 0) pool.idle.splice(i, 1);
+        forgetIfUnused(pool);
+        void this.client.end().catch(() => undefined);
+      }, POOL_IDLE_MS);
+      this.idleTimer.unref();
+      pool.idle.push(this);
+      return Promise.resolve();
+    }
+    if (!clean) traceEvent('pool.discard', this.database);
+    forgetIfUnused(pool);
+    return this.client.end().catch(() => undefined);
+  }
+}
+
+/** Closes every idle pooled connection; connections in use close when released. */
+export async function closeProvisionPools(): Promise<void> {
+  const all = [...pools.values()];
+  pools.clear();
+  const ending: Promise<unknown>[] = [];
+  for (const pool of all) {
+    pool.closed = true;
+    for (const c of pool.idle.splice(0)) ending.push(c.client.end().catch(() => undefined));
+  }
+  await Promise.all(ending);
+}
+
+/** For tests and diagnostics: pools and idle connections per pool (no keys, no credentials). */
+export function provisionPoolStats(): { pools: number; idle: number; leased: number } {
+  let idle = 0;
+  let leased = 0;
+  for (const p of pools.values()) {
+    idle += p.idle.length;
+    leased += p.leased;
+  }
+  return { pools: pools.size, idle, leased };
+}
