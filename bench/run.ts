@@ -1,6 +1,7 @@
 /** `npm run bench`: runs every benchmark and prints the tables BENCHMARKS.md records. */
 import { runPolicyBench } from './policyBench';
 import { runSessionBench } from './sessionsBench';
+import { runVscodeBench } from './vscodeBench';
 import { stopAllPostgres } from '../test/support/postgres';
 
 async function main(): Promise<void> {
@@ -24,6 +25,13 @@ async function main(): Promise<void> {
     }
     for (const r of rows.filter((x) => x.case === 'cached'))
       if (r.perSecond < 500) failures.push(`cached x${r.requesters}: ${r.perSecond.toFixed(0)} opens/s (< 500)`);
+  }
+  if (want('vscode')) {
+    console.log('\nVS Code extension (code-server, embedded PostgreSQL 18)');
+    const r = await runVscodeBench(console.log);
+    if (r.newRole.max > 1000) failures.push(`new role: terminal usable after ${r.newRole.max} ms (> 1 s)`);
+    if (r.existingRole.max > 1000) failures.push(`existing role: terminal usable after ${r.existingRole.max} ms (> 1 s)`);
+    if (r.vsixBytes > 5 * 1024 * 1024) failures.push(`.vsix is ${(r.vsixBytes / 1048576).toFixed(1)} MB (> 5 MB)`);
   }
   console.log(failures.length ? `\nTargets missed:\n  ${failures.join('\n  ')}` : '\nAll targets met.');
   process.exitCode = failures.length ? 1 : 0;

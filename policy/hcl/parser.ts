@@ -1419,6 +1419,14 @@ class Parser {
    */
   private parseTemplate(closeKind: number): Value {
     const open = this.read();
+    // Fast path for the overwhelmingly common `"plain text"`.
+    const lit = this.pos;
+    if (closeKind === CQUOTE && this.k[lit] === QUOTED_LIT && this.k[lit + 1] === CQUOTE && lit + 1 < this.limit) {
+      this.pos = lit + 2;
+      this.lastEnd = this.e[lit + 1];
+      const value = decodeQuotedLiteral(this.text, this.s[lit], this.e[lit], this.diags, this.diagStarts, this.intern);
+      return { kind: 'string', value: toNFC(value), span: { start: this.s[open], end: this.lastEnd } };
+    }
     const heredoc = closeKind === CHEREDOC;
     let literal = '';
     let lines: string[] | null = null;

@@ -3,6 +3,10 @@
  * ProvisionErrors that name the database and connection (never the DSN or password).
  * Notices are kept per client: PostgreSQL reports a GRANT that granted nothing as a WARNING
  * (SQLSTATE 01007), not an error, and a silent partial grant is exactly what we must refuse.
+ *
+ * provision(), roleStatus(), extendRole() and expireRole() use pooled connections
+ * (./pool.ts). The sweep keeps opening its own: it runs every few minutes, not on a user's
+ * path, and a fresh connection is also its check that each database still accepts one.
  */
 import pg from 'pg';
 import type { ConnectionParams } from '../config/dsn';

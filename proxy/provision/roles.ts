@@ -3,14 +3,19 @@
  * expiry (VALID UNTIL now, then ending its live connections — VALID UNTIL alone only stops
  * new logins). All of them refuse roles that are not mayfly_managed members, and the
  * changing ones run under the same per-role locks as provisioning.
+ *
+ * They use pooled connections (./pool.ts): the lock and the facts travel in one batch, and a
+ * lease that took the role lock ends with pg_advisory_unlock_all() (or closes its connection).
  */
 import type { ConnectionParams } from '../config/dsn';
 import { MARKER_ROLE, quoteIdent } from '../../policy/sql';
 import type { GranterClient } from './connection';
-import { withMaintenanceClient } from './connection';
 import { ProvisionError, statementError } from './errors';
-import { granterFacts, roleFacts, type GranterFacts, type RoleFacts } from './facts';
-import { localKey, serializeLocal, withRoleLock } from './locks';
+import { GRANTER_FACTS_SQL, parseGranterFacts, parseRoleFacts, roleFactsSql, type GranterFacts, type RoleFacts } from './facts';
+import { localKey, roleLockStatements, serializeLocal, UNLOCK_ALL_STATEMENT } from './locks';
+import { PooledClient } from './pool';
+import { batchText, sqlLiteral } from './sqlText';
+import { startTrace } from './trace';
 import { validUntilStatement } from '../../policy/sql';
 import { actAsRoleStatement } from './cleanupSql';
 
@@ -24,19 +29,33 @@ export interface RoleStatus {
   canLogin: boolean;
 }
 
+/** Granter and role facts as the last two results of a batch. */
+function factsStatements(role: string): string[] {
+  return [GRANTER_FACTS_SQL, roleFactsSql(sqlLiteral(role), sqlLiteral(MARKER_ROLE))];
+}
+
+function parseFacts(results: { rows: unknown[] }[]): { g: GranterFacts; r: RoleFacts } {
+  const [gRows, rRows] = results.slice(-2).map((x) => x.rows);
+  const g = parseGranterFacts(gRows!);
+  return { g, r: parseRoleFacts(rRows!, g) };
+}
+
 export async function roleStatus(granter: ConnectionParams, role: string): Promise<RoleStatus> {
   const action = `cannot read the status of role "${role}"`;
   const secrets = [granter.password];
-  return withMaintenanceClient(granter, action, secrets, async (main) => {
-    try {
-      const r = await roleFacts(main.client, role, await granterFacts(main.client));
-      const out: RoleStatus = { exists: r.exists, managed: r.managed, canLogin: r.exists && r.login && r.inValidity };
-      if (r.validUntil) out.validUntil = r.validUntil;
-      return out;
-    } catch (e) {
-      throw statementError(action, e, { granter: granter.user }, secrets);
-    }
-  });
+  const trace = startTrace('roleStatus', role);
+  const main = await PooledClient.acquire(granter, granter.database, action, secrets);
+  try {
+    const { r } = parseFacts(await main.batch(batchText(factsStatements(role))));
+    const out: RoleStatus = { exists: r.exists, managed: r.managed, canLogin: r.exists && r.login && r.inValidity };
+    if (r.validUntil) out.validUntil = r.validUntil;
+    return out;
+  } catch (e) {
+    throw statementError(action, e, { granter: granter.user }, secrets);
+  } finally {
+    await main.release();
+    trace.done();
+  }
 }
 
 /** Runs fn with the maintenance connection, the role locked, and facts about granter and role. */
@@ -47,18 +66,27 @@ function underRoleLock<T>(
   fn: (main: GranterClient, g: GranterFacts, r: RoleFacts) => Promise<T>,
 ): Promise<T> {
   const secrets = [granter.password];
-  return serializeLocal(localKey(granter, role), () =>
-    withMaintenanceClient(granter, action, secrets, async (main) => {
+  return serializeLocal(localKey(granter, role), async () => {
+    const main = await PooledClient.acquire(granter, granter.database, action, secrets);
+    try {
+      main.mayHoldLocks = true;
+      const { g, r } = parseFacts(await main.batch(batchText([...roleLockStatements(role), ...factsStatements(role)])));
       try {
-        return await withRoleLock(main.client, role, async () => {
-          const g = await granterFacts(main.client);
-          return fn(main, g, await roleFacts(main.client, role, g));
-        });
-      } catch (e) {
-        throw statementError(action, e, { granter: granter.user }, secrets);
+        return await fn(main, g, r);
+      } finally {
+        // Always released: here, or by PostgreSQL when release() closes a connection that still
+        // holds it. fn's statements run outside any transaction, so there is nothing to roll back.
+        await main
+          .query(UNLOCK_ALL_STATEMENT)
+          .then(() => (main.mayHoldLocks = false))
+          .catch(() => undefined);
       }
-    }),
-  );
+    } catch (e) {
+      throw statementError(action, e, { granter: granter.user }, secrets);
+    } finally {
+      await main.release();
+    }
+  });
 }
 
 /** The errors every change to an existing role checks first. */
