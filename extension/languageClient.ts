@@ -5,11 +5,17 @@ import type { MayflySettings } from './settings';
 
 export const POLICY_LANGUAGE = 'mayfly-policy';
 
+/**
+ * Parsing allocates many short-lived nodes; a larger young generation keeps garbage
+ * collection out of the typing path on big files (see BENCHMARKS.md).
+ */
+export const SERVER_EXEC_ARGV = ['--max-semi-space-size=32'];
+
 export async function startLanguageClient(context: vscode.ExtensionContext, settings: MayflySettings): Promise<LanguageClient> {
   const module = context.asAbsolutePath('dist/server.js');
   const serverOptions: ServerOptions = {
-    run: { module, transport: TransportKind.ipc },
-    debug: { module, transport: TransportKind.ipc },
+    run: { module, transport: TransportKind.ipc, options: { execArgv: SERVER_EXEC_ARGV } },
+    debug: { module, transport: TransportKind.ipc, options: { execArgv: SERVER_EXEC_ARGV } },
   };
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ language: POLICY_LANGUAGE }],

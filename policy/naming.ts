@@ -18,14 +18,27 @@ const CRC_TABLE = (() => {
 
 /** CRC-32 (IEEE 802.3, as zlib and Go's hash/crc32.ChecksumIEEE) of the UTF-8 bytes. */
 export function crc32(input: string | Uint8Array): number {
+  // ASCII strings (every valid instance and privilege) hash without allocating a Buffer.
+  if (typeof input === 'string' && /^[\x00-\x7f]*$/.test(input)) {
+    let crc = 0xffffffff;
+    for (let i = 0; i < input.length; i++) crc = CRC_TABLE[(crc ^ input.charCodeAt(i)) & 0xff]! ^ (crc >>> 8);
+    return (crc ^ 0xffffffff) >>> 0;
+  }
   const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
   let crc = 0xffffffff;
   for (let i = 0; i < bytes.length; i++) crc = CRC_TABLE[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }
 
-/** Go's sort.Strings compares bytes; for UTF-8 that is code point order, not UTF-16 order. */
+const SURROGATE = /[\ud800-\udfff]/;
+
+/**
+ * Go's sort.Strings compares bytes; for UTF-8 that is code point order. JavaScript's
+ * default order (UTF-16 units) agrees except around surrogate pairs, so only those pay
+ * for an explicit byte comparison.
+ */
 function compareBytes(a: string, b: string): number {
+  if (!SURROGATE.test(a) && !SURROGATE.test(b)) return a < b ? -1 : a > b ? 1 : 0;
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 

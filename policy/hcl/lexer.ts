@@ -256,7 +256,7 @@ class Lexer {
         if (!reported) this.diagnostics.push(M.unterminatedString(open, this.lineEnd(open)));
         this.emit(CQUOTE, this.n, this.n);
       } else if (f === F_HEREDOC) {
-        if (!reported) this.diagnostics.push(M.unterminatedHeredoc(this.text, open, this.n));
+        if (!reported) this.diagnostics.push(M.unterminatedHeredoc(this.text, open));
         this.emit(CHEREDOC, this.n, this.n);
       } else {
         if (!reported) this.diagnostics.push(M.unclosedTemplateSeq(open));

@@ -92,13 +92,12 @@ export function unterminatedString(open: number, lineEnd: number): Diagnostic {
     'write a newline as the \\n escape, or use a heredoc (<<EOT) for multi-line text.', open, Math.max(lineEnd, open + 1));
 }
 
-export function unterminatedHeredoc(text: string, open: number, eof: number): Diagnostic {
+export function unterminatedHeredoc(text: string, open: number): Diagnostic {
   let p = open + 2;
   if (text.charCodeAt(p) === 0x2d) p++;
   let q = p;
   while (q < text.length && text.charCodeAt(q) !== 0x0a && text.charCodeAt(q) !== 0x0d) q++;
   const marker = text.slice(p, q);
-  void eof;
   return diag('hcl.unterminated-heredoc', 'Unterminated template string',
     `No closing marker was found for the string. End the heredoc with a line containing only ${show(marker)}, ` +
     'followed by a newline (a newline is required even at the end of the file).', open, q);

@@ -6,6 +6,7 @@
  */
 import type pg from 'pg';
 import { MARKER_ROLE } from '../../policy/sql';
+import type { PreparedQuery } from './pool';
 
 export interface GranterFacts {
   /** current_user: the role DDL runs as (may differ from the DSN's user name on some clouds). */
@@ -23,6 +24,8 @@ export const GRANTER_FACTS_SQL = `SELECT current_user AS "user", r.rolsuper AS s
             current_setting('server_version_num')::int AS version_num,
             pg_has_role(current_user, 'pg_signal_backend', 'USAGE') AS signal_backend
        FROM pg_roles r WHERE r.rolname = current_user`;
+
+export const GRANTER_FACTS: PreparedQuery = { name: 'mayfly_granter_facts_v1', types: [], sql: GRANTER_FACTS_SQL };
 
 export function parseGranterFacts(rows: unknown[]): GranterFacts {
   const r = rows[0] as { user: string; superuser: boolean; create_role: boolean; version_num: number; signal_backend: boolean };
@@ -65,6 +68,9 @@ export function roleFactsSql(role: string, marker: string): string {
             pg_has_role(current_user, r.oid, 'USAGE') AS has_privs
        FROM pg_roles r WHERE r.rolname = ${role}`;
 }
+
+/** $1: the role, $2: the marker role. */
+export const ROLE_FACTS: PreparedQuery = { name: 'mayfly_role_facts_v1', types: ['name', 'name'], sql: roleFactsSql('$1', '$2') };
 
 export function parseRoleFacts(rows: unknown[], granter: GranterFacts): RoleFacts {
   if (!rows.length)
@@ -111,6 +117,9 @@ export interface MarkerFacts {
 export function markerFactsSql(marker: string): string {
   return `SELECT pg_has_role(current_user, oid, 'MEMBER WITH ADMIN OPTION') AS admin FROM pg_roles WHERE rolname = ${marker}`;
 }
+
+/** $1: the marker role. */
+export const MARKER_FACTS: PreparedQuery = { name: 'mayfly_marker_facts_v1', types: ['name'], sql: markerFactsSql('$1') };
 
 export function parseMarkerFacts(rows: unknown[], granter: GranterFacts): MarkerFacts {
   if (!rows.length) return { exists: false, granterCanGrant: granter.superuser || granter.createRole };

@@ -93,7 +93,19 @@ function socketRef(client: pg.Client, ref: boolean): void {
   else c.unref?.();
 }
 
-export type Warning = { code: string; message: string };
+export type Warning = { code: string; message: string; statement: number };
+
+/** A statement prepared once per pooled connection (SQL-level PREPARE), then EXECUTEd in batches. */
+export interface PreparedQuery {
+  /** Versioned (e.g. mayfly_role_facts_v1): a changed text needs a new name. */
+  name: string;
+  /** Parameter types, e.g. ['name', 'text[]']. */
+  types: string[];
+  sql: string;
+}
+
+/** A batch statement: SQL text, or a prepared query with its arguments as SQL literals. */
+export type BatchPart = string | { query: PreparedQuery; args: string[] };
 
 /** A leased pooled connection. `client` may be swapped for a fresh one by the first query (see above). */
 export class PooledClient implements GranterClient {
@@ -107,6 +119,9 @@ export class PooledClient implements GranterClient {
   private reused = false;
   private queries = 0;
   private warnings: Warning[] = [];
+  private completed = 0;
+  /** Names PREPAREd on this connection's session. */
+  private readonly prepared = new Set<string>();
   private idleTimer: NodeJS.Timeout | undefined;
   private lease: { granter: ConnectionParams; action: string; secrets: readonly (string | undefined)[] } | undefined;
 
@@ -125,7 +140,13 @@ export class PooledClient implements GranterClient {
     client.on('end', () => this.markDead(client));
     client.on('notice', (n) => {
       if (client !== this.client) return;
-      if (n.severity === 'WARNING' || n.code?.startsWith('01')) this.warnings.push({ code: n.code ?? '', message: n.message ?? '' });
+      if (n.severity === 'WARNING' || n.code?.startsWith('01'))
+        this.warnings.push({ code: n.code ?? '', message: n.message ?? '', statement: this.completed });
+    });
+    // Counts the statements of the current query that completed: the index of the one that
+    // failed, or that raised a warning, in a multi-statement batch.
+    (client as unknown as { connection: { on(event: string, f: () => void): void } }).connection.on('commandComplete', () => {
+      if (client === this.client) this.completed++;
     });
   }
 
@@ -144,35 +165,69 @@ export class PooledClient implements GranterClient {
     return this.dead;
   }
 
-  /** Warnings received since the last take(). */
+  /** Statements of the last query or batch that completed (before it failed, the failed one's index). */
+  get completedStatements(): number {
+    return this.completed;
+  }
+
+  /** Warnings received since the last take(), each with the index of the batch statement that raised it. */
   takeWarnings(): Warning[] {
     const out = this.warnings;
     this.warnings = [];
     return out;
   }
 
-  /** One statement (bind parameters allowed). */
-  async query<R extends pg.QueryResultRow = Record<string, unknown>>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
-    return (await this.send(text, values)) as pg.QueryResult<R>;
+  /**
+   * One statement (bind parameters allowed). With `name`, a prepared statement: parsed and
+   * planned once per connection (the pooled connection keeps it).
+   */
+  async query<R extends pg.QueryResultRow = Record<string, unknown>>(text: string, values?: unknown[], name?: string): Promise<pg.QueryResult<R>> {
+    return (await this.send(() => (name ? { name, text, values: values ?? [] } : values ? { text, values } : { text }))) as pg.QueryResult<R>;
   }
 
-  /** Several statements in one round trip (simple query protocol: no bind parameters). One result per statement. */
-  async batch(text: string): Promise<pg.QueryResult[]> {
-    const r = (await this.send(text)) as pg.QueryResult | pg.QueryResult[];
-    return Array.isArray(r) ? r : [r];
+  /**
+   * Several statements in one round trip (simple query protocol: no bind parameters, so
+   * values are literals), one result per part. A Prepared part runs as EXECUTE, after a
+   * PREPARE the first time on this connection.
+   */
+  async batch(parts: readonly BatchPart[]): Promise<pg.QueryResult[]> {
+    let preparing: string[] = [];
+    const r = await this.send(() => {
+      preparing = [];
+      const statements: string[] = [];
+      for (const part of parts) {
+        if (typeof part === 'string') {
+          statements.push(part);
+          continue;
+        }
+        const { query: q, args } = part;
+        if (!this.prepared.has(q.name) && !preparing.includes(q.name)) {
+          statements.push(`PREPARE ${q.name}${q.types.length ? `(${q.types.join(', ')})` : ''} AS ${q.sql}`);
+          preparing.push(q.name);
+        }
+        statements.push(`EXECUTE ${q.name}${args.length ? `(${args.join(', ')})` : ''}`);
+      }
+      return { text: statements.join(';\n') };
+    });
+    for (const name of preparing) this.prepared.add(name);
+    const all = Array.isArray(r) ? (r as pg.QueryResult[]) : [r as pg.QueryResult];
+    // Drop the PREPAREs' results: one result per part.
+    return all.filter((x) => x.command !== 'PREPARE');
   }
 
-  private async send(text: string, values?: unknown[]): Promise<unknown> {
+  private async send(build: () => pg.QueryConfig): Promise<unknown> {
     const retryable = this.reused && this.queries === 0;
     this.queries++;
     try {
       try {
-        return await this.client.query(text, values);
+        this.completed = 0;
+        return await this.client.query(build());
       } catch (e) {
         if (!retryable || !(this.dead || isConnectionLoss(e))) throw e;
         traceEvent('pool.replace-dead-connection', this.database);
         await this.reconnect();
-        return await this.client.query(text, values);
+        this.completed = 0;
+        return await this.client.query(build());
       }
     } catch (e) {
       this.failed = true;
@@ -189,6 +244,7 @@ export class PooledClient implements GranterClient {
     this.dead = false;
     this.reused = false;
     this.warnings = [];
+    this.prepared.clear();
     this.attach(client);
   }
 

@@ -18,18 +18,8 @@ import type pg from 'pg';
 import type { DatabasePlan, DatabasePrivilege, ProvisionPlan } from '../../policy/plan';
 import { MARKER_ROLE, quoteIdent } from '../../policy/sql';
 import { ProvisionError, type ProvisionErrorInit } from './errors';
-import {
-  GRANTER_FACTS_SQL,
-  markerFactsSql,
-  parseGranterFacts,
-  parseMarkerFacts,
-  parseRoleFacts,
-  roleFactsSql,
-  type GranterFacts,
-  type MarkerFacts,
-  type RoleFacts,
-} from './facts';
-import type { PooledClient } from './pool';
+import { GRANTER_FACTS, MARKER_FACTS, parseGranterFacts, parseMarkerFacts, parseRoleFacts, ROLE_FACTS, type GranterFacts, type MarkerFacts, type RoleFacts } from './facts';
+import type { BatchPart, PooledClient, PreparedQuery } from './pool';
 import { sqlLiteral, textArrayLiteral } from './sqlText';
 
 export interface DatabaseReadiness {
@@ -76,20 +66,27 @@ export interface MainFacts {
   databaseRows: DbRow[];
 }
 
-/** The maintenance database's facts as statements for one batch (literals, no bind parameters). */
-export function mainFactsStatements(plan: ProvisionPlan): string[] {
+/** $1: database names, $2: database privileges wanted. One row per (database, privilege). */
+const DATABASE_FACTS: PreparedQuery = {
+  name: 'mayfly_database_facts_v1',
+  types: ['text[]', 'text[]'],
+  sql: `SELECT d.datname, d.datallowconn, pg_get_userbyid(d.datdba) AS owner, p.priv,
+            has_database_privilege(d.oid, p.priv || ' WITH GRANT OPTION') AS grantable,
+            has_database_privilege('public', d.oid, p.priv) AS public_has
+       FROM pg_database d LEFT JOIN unnest($2::text[]) AS p(priv) ON true
+      WHERE d.datname = ANY($1::text[])`,
+};
+
+/** The maintenance database's facts as parts of one batch (prepared once per pooled connection). */
+export function mainFactsStatements(plan: ProvisionPlan): BatchPart[] {
   const names = plan.databases.map((d) => d.database);
   const privs = [...new Set(plan.databases.flatMap((d) => d.databasePrivileges))];
   const marker = sqlLiteral(MARKER_ROLE);
   return [
-    GRANTER_FACTS_SQL,
-    roleFactsSql(sqlLiteral(plan.role), marker),
-    markerFactsSql(marker),
-    `SELECT d.datname, d.datallowconn, pg_get_userbyid(d.datdba) AS owner, p.priv,
-            has_database_privilege(d.oid, p.priv || ' WITH GRANT OPTION') AS grantable,
-            has_database_privilege('public', d.oid, p.priv) AS public_has
-       FROM pg_database d LEFT JOIN unnest(${textArrayLiteral(privs)}) AS p(priv) ON true
-      WHERE d.datname = ANY(${textArrayLiteral(names)})`,
+    { query: GRANTER_FACTS, args: [] },
+    { query: ROLE_FACTS, args: [sqlLiteral(plan.role), marker] },
+    { query: MARKER_FACTS, args: [marker] },
+    { query: DATABASE_FACTS, args: [textArrayLiteral(names), textArrayLiteral(privs)] },
   ];
 }
 
@@ -210,6 +207,9 @@ export interface SchemaRow {
  * Grant options on relations are only looked up for a non-superuser granter (a superuser
  * has them all).
  */
+/** Name under which SCHEMA_FACTS_SQL is prepared on pooled connections. */
+export const SCHEMA_FACTS_NAME = 'mayfly_schema_facts_v1';
+
 export const SCHEMA_FACTS_SQL = `
   WITH me AS (
     SELECT r.rolsuper AS superuser, current_setting('server_version_num')::int AS version_num

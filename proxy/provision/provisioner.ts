@@ -18,9 +18,10 @@
  * - Connections come from ./pool.ts (no handshake per provision).
  * - Round trips are batched (several statements in one simple query): the role lock and all
  *   maintenance-database facts are one; each database's facts are one query, run in parallel
- *   with it; each database's grants are one batch per schema (the unit an error is reported
- *   for), and the databases run in parallel, their transactions still all kept open until
- *   every one succeeded; their COMMITs run in parallel too.
+ *   with it; each database's grants are one batch (errors and warnings are still traced to
+ *   their statement, so to their schema), the databases in parallel, their transactions still
+ *   all kept open until every one succeeded; their COMMITs run in parallel too. Fact queries
+ *   are prepared once per pooled connection (no re-planning of catalog queries).
  * - The grants lock is released as soon as every database committed: the last step, ALTER
  *   ROLE ... LOGIN, changes only the session role's own pg_authid row, which the role lock
  *   protects; an undo after that point takes the grants lock again.
@@ -32,7 +33,7 @@ import { MARKER_ROLE, provisionSteps, type Step } from '../../policy/sql';
 import type { ConnectionParams } from '../config/dsn';
 import { dropOwnedStatement, dropRoleStatement } from './cleanupSql';
 import { errorFacts, ProvisionError, statementError, withNote, type ProvisionErrorInit } from './errors';
-import { markerFactsSql, parseMarkerFacts } from './facts';
+import { MARKER_FACTS, parseMarkerFacts } from './facts';
 import { GRANTS_LOCK_STATEMENTS, GRANTS_UNLOCK_STATEMENT, localKey, roleLockStatements, serializeLocal, UNLOCK_ALL_STATEMENT } from './locks';
 import { PooledClient, type Warning } from './pool';
 import {
@@ -42,13 +43,14 @@ import {
   checkSchemas,
   mainFactsStatements,
   parseMainFacts,
+  SCHEMA_FACTS_NAME,
   SCHEMA_FACTS_SQL,
   schemaFactsParams,
   type DatabaseReadiness,
   type PreflightResult,
   type SchemaRow,
 } from './preflight';
-import { batchText, sqlLiteral } from './sqlText';
+import { sqlLiteral } from './sqlText';
 import { startTrace, type Trace } from './trace';
 import { scramVerifierAsync } from './verifier';
 
@@ -118,7 +120,7 @@ async function provisionNow(granter: ConnectionParams, plan: ProvisionPlan, opts
 async function releaseLocks(main: PooledClient): Promise<void> {
   if (main.isDead || !main.mayHoldLocks) return;
   try {
-    await main.batch(batchText(['ROLLBACK', UNLOCK_ALL_STATEMENT]));
+    await main.batch(['ROLLBACK', UNLOCK_ALL_STATEMENT]);
     main.mayHoldLocks = false;
   } catch {
     // release() closes the connection, and the server releases its locks with the session.
@@ -140,11 +142,11 @@ async function preflight(
   fail: Fail,
 ): Promise<PreflightResult> {
   main.mayHoldLocks = true;
-  const mainWork = main.batch(batchText([...roleLockStatements(plan.role), ...mainFactsStatements(plan)]));
+  const mainWork = main.batch([...roleLockStatements(plan.role), ...mainFactsStatements(plan)]);
   const dbWork = plan.databases.map(async (d) => {
     const c = await PooledClient.acquire(granter, d.database, action, secrets);
     dbs.set(d.database, c);
-    return (await c.query<SchemaRow & Record<string, unknown>>(SCHEMA_FACTS_SQL, schemaFactsParams(d))).rows as SchemaRow[];
+    return (await c.query<SchemaRow & Record<string, unknown>>(SCHEMA_FACTS_SQL, schemaFactsParams(d), SCHEMA_FACTS_NAME)).rows as SchemaRow[];
   });
   const [mainResult, ...dbResults] = await Promise.allSettled([mainWork, ...dbWork]);
   if (mainResult!.status === 'rejected') throw mainResult!.reason;
@@ -161,21 +163,25 @@ async function preflight(
   return { granter: facts.granter, role: facts.role, marker: facts.marker, databases };
 }
 
-/** PostgreSQL skipped part of a GRANT/REVOKE (no privileges granted/revoked): refuse it like an error. */
-function refuseSkipped(warnings: Warning[]): void {
-  const skipped = warnings.find((w) => w.code === '01007' || w.code === '01006');
-  if (skipped) throw Object.assign(new Error(skipped.message), { code: skipped.code });
+/** The first warning saying PostgreSQL skipped part of a GRANT/REVOKE (no privileges granted/revoked). */
+function skippedWarning(warnings: Warning[]): Warning | undefined {
+  return warnings.find((w) => w.code === '01007' || w.code === '01006');
 }
 
-/** A database's steps as batches: its database-level statements, then one batch per schema (what errors name). */
-function batchesOf(steps: Step[]): { schema?: string; statements: string[] }[] {
-  const out: { schema?: string; statements: string[] }[] = [];
-  for (const step of steps) {
-    const last = out[out.length - 1];
-    if (last && last.schema === step.schema) last.statements.push(step.sql);
-    else out.push(step.schema !== undefined ? { schema: step.schema, statements: [step.sql] } : { statements: [step.sql] });
-  }
-  return out;
+/** Such a warning is refused like an error. */
+function refuseSkipped(warnings: Warning[]): void {
+  const skipped = skippedWarning(warnings);
+  if (skipped) throw skippedError(skipped);
+}
+
+function skippedError(w: Warning): Error {
+  return Object.assign(new Error(w.message), { code: w.code });
+}
+
+/** Where step `i` of a database's batch is (its schema, if any), for errors. */
+function whereOf(database: string, steps: Step[], i: number): Where {
+  const schema = steps[i]?.schema;
+  return schema !== undefined ? { database, schema } : { database };
 }
 
 const isLockTimeout = (e: unknown) => (e as { code?: unknown })?.code === '55P03';
@@ -217,12 +223,12 @@ async function execute(
     // may have created the marker since the pre-flight: if it was missing, look again first.
     let steps = stepsFor(false);
     if (pre.role.exists) {
-      await main.batch(batchText(GRANTS_LOCK_STATEMENTS));
+      await main.batch(GRANTS_LOCK_STATEMENTS);
       grantsLocked = true;
     } else {
       let lockAndCreate = [...GRANTS_LOCK_STATEMENTS];
       if (!pre.marker.exists) {
-        const r = await main.batch(batchText([...GRANTS_LOCK_STATEMENTS, markerFactsSql(sqlLiteral(MARKER_ROLE))]));
+        const r = await main.batch([...GRANTS_LOCK_STATEMENTS, { query: MARKER_FACTS, args: [sqlLiteral(MARKER_ROLE)] }]);
         grantsLocked = true;
         steps = stepsFor(!parseMarkerFacts(r[r.length - 1]!.rows, pre.granter).exists);
         lockAndCreate = [];
@@ -230,7 +236,7 @@ async function execute(
       main.takeWarnings();
       mainInTransaction = true;
       try {
-        await main.batch(batchText([...lockAndCreate, 'BEGIN', ...steps.prepare, 'COMMIT']));
+        await main.batch([...lockAndCreate, 'BEGIN', ...steps.prepare, 'COMMIT']);
       } catch (e) {
         where = isLockTimeout(e) ? {} : { database: main.database };
         throw e;
@@ -243,24 +249,24 @@ async function execute(
     }
     trace.mark(pre.role.exists ? 'grants-lock' : 'grants-lock+create');
 
-    // Every database's grants: one transaction each, in parallel, all kept open until every one succeeded.
+    // Every database's grants: one transaction each, sent as one batch, the databases in
+    // parallel; all kept open until every one succeeded. The statement that failed (or warned)
+    // is known from how many completed, so errors still name its schema.
     const begun = new Set<PooledClient>();
     const results = await Promise.all(
       steps.databases.map(async (d): Promise<{ error: unknown; where: Where } | undefined> => {
         const c = dbs.get(d.database)!;
-        let at: Where = { database: d.database };
+        if (!d.steps.length) return undefined;
+        c.takeWarnings();
+        begun.add(c);
         try {
-          for (const [i, b] of batchesOf(d.steps).entries()) {
-            at = b.schema !== undefined ? { database: d.database, schema: b.schema } : { database: d.database };
-            c.takeWarnings();
-            if (i === 0) begun.add(c);
-            await c.batch(batchText(i === 0 ? ['BEGIN', ...b.statements] : b.statements));
-            refuseSkipped(c.takeWarnings());
-          }
-          return undefined;
+          await c.batch(['BEGIN', ...d.steps.map((x) => x.sql)]);
         } catch (error) {
-          return { error, where: at };
+          // Statement k of the batch is step k - 1 (BEGIN is first).
+          return { error, where: whereOf(d.database, d.steps, c.completedStatements - 1) };
         }
+        const skipped = skippedWarning(c.takeWarnings());
+        return skipped ? { error: skippedError(skipped), where: whereOf(d.database, d.steps, skipped.statement - 1) } : undefined;
       }),
     );
     pending = steps.databases.map((d) => dbs.get(d.database)!).filter((c) => begun.has(c));
@@ -287,7 +293,7 @@ async function execute(
     where = {};
     grantsLocked = false;
     mainInTransaction = true;
-    await main.batch(batchText([GRANTS_UNLOCK_STATEMENT, 'BEGIN', ...steps.finalize, 'COMMIT', UNLOCK_ALL_STATEMENT]));
+    await main.batch([GRANTS_UNLOCK_STATEMENT, 'BEGIN', ...steps.finalize, 'COMMIT', UNLOCK_ALL_STATEMENT]);
     mainInTransaction = false;
     main.mayHoldLocks = false;
     trace.mark('finalize');
@@ -321,7 +327,7 @@ async function undo(
   await Promise.all(pending.map((c) => attempt(`rolling back on "${c.database}"`, () => c.query('ROLLBACK'))));
   if (createdRole) {
     // Revoking is granting too: take the grants lock back if it was released already.
-    if (committed.length && !grantsLocked) await attempt('taking the grants lock again', () => main.batch(batchText(GRANTS_LOCK_STATEMENTS)));
+    if (committed.length && !grantsLocked) await attempt('taking the grants lock again', () => main.batch(GRANTS_LOCK_STATEMENTS));
     for (const c of committed)
       await attempt(`removing the grants committed on "${c.database}"`, () => c.query(dropOwnedStatement(createdRole)));
     await attempt(`dropping the new role "${createdRole}"`, () => main.query(dropRoleStatement(createdRole)));

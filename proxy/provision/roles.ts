@@ -11,10 +11,10 @@ import type { ConnectionParams } from '../config/dsn';
 import { MARKER_ROLE, quoteIdent } from '../../policy/sql';
 import type { GranterClient } from './connection';
 import { ProvisionError, statementError } from './errors';
-import { GRANTER_FACTS_SQL, parseGranterFacts, parseRoleFacts, roleFactsSql, type GranterFacts, type RoleFacts } from './facts';
+import { GRANTER_FACTS, parseGranterFacts, parseRoleFacts, ROLE_FACTS, type GranterFacts, type RoleFacts } from './facts';
 import { localKey, roleLockStatements, serializeLocal, UNLOCK_ALL_STATEMENT } from './locks';
-import { PooledClient } from './pool';
-import { batchText, sqlLiteral } from './sqlText';
+import { PooledClient, type BatchPart } from './pool';
+import { sqlLiteral } from './sqlText';
 import { startTrace } from './trace';
 import { validUntilStatement } from '../../policy/sql';
 import { actAsRoleStatement } from './cleanupSql';
@@ -30,8 +30,11 @@ export interface RoleStatus {
 }
 
 /** Granter and role facts as the last two results of a batch. */
-function factsStatements(role: string): string[] {
-  return [GRANTER_FACTS_SQL, roleFactsSql(sqlLiteral(role), sqlLiteral(MARKER_ROLE))];
+function factsStatements(role: string): BatchPart[] {
+  return [
+    { query: GRANTER_FACTS, args: [] },
+    { query: ROLE_FACTS, args: [sqlLiteral(role), sqlLiteral(MARKER_ROLE)] },
+  ];
 }
 
 function parseFacts(results: { rows: unknown[] }[]): { g: GranterFacts; r: RoleFacts } {
@@ -46,7 +49,7 @@ export async function roleStatus(granter: ConnectionParams, role: string): Promi
   const trace = startTrace('roleStatus', role);
   const main = await PooledClient.acquire(granter, granter.database, action, secrets);
   try {
-    const { r } = parseFacts(await main.batch(batchText(factsStatements(role))));
+    const { r } = parseFacts(await main.batch(factsStatements(role)));
     const out: RoleStatus = { exists: r.exists, managed: r.managed, canLogin: r.exists && r.login && r.inValidity };
     if (r.validUntil) out.validUntil = r.validUntil;
     return out;
@@ -70,7 +73,7 @@ function underRoleLock<T>(
     const main = await PooledClient.acquire(granter, granter.database, action, secrets);
     try {
       main.mayHoldLocks = true;
-      const { g, r } = parseFacts(await main.batch(batchText([...roleLockStatements(role), ...factsStatements(role)])));
+      const { g, r } = parseFacts(await main.batch([...roleLockStatements(role), ...factsStatements(role)]));
       try {
         return await fn(main, g, r);
       } finally {

@@ -17,8 +17,3 @@ export function sqlLiteral(value: string): string {
 export function textArrayLiteral(values: readonly string[]): string {
   return values.length ? `ARRAY[${values.map(sqlLiteral).join(', ')}]::text[]` : `'{}'::text[]`;
 }
-
-/** Statements joined into one batch. */
-export function batchText(statements: readonly string[]): string {
-  return statements.join(';\n');
-}

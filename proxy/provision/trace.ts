@@ -32,7 +32,7 @@ export function startTrace(operation: string, subject: string): Trace {
     done(outcome = 'ok') {
       if (written) return;
       written = true;
-      process.stderr.write(`mayfly-provision-trace ${operation} ${JSON.stringify(subject)} ${parts.join(' ')} total=${(performance.now() - t0).toFixed(2)}ms ${outcome}\n`);
+      process.stderr.write(`mayfly-provision-trace ${operation} ${JSON.stringify(subject)} start=${t0.toFixed(1)} ${parts.join(' ')} total=${(performance.now() - t0).toFixed(2)}ms ${outcome}\n`);
     },
   };
 }
