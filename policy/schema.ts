@@ -407,6 +407,34 @@ function checkExpiration(attr: Attribute, policy: Policy, sink: Sink): void {
   policy.expiration = { ns: parsed.ns, text: formatDuration(parsed.ns), span: v.span };
 }
 
+/**
+ * Repeats are errors (hoop would hash them into the role name), reported on the repeat
+ * with the first occurrence as related location and a fix that removes the repeat.
+ */
+function isRepeat(
+  attr: Attribute,
+  item: { value: string; span: Span },
+  index: number,
+  firstSeen: Map<string, Span>,
+  what: 'instance' | 'privilege',
+  sink: Sink,
+): boolean {
+  const first = firstSeen.get(item.value);
+  if (!first) {
+    firstSeen.set(item.value, item.span);
+    return false;
+  }
+  const fix = removeElementFix(attr.value, index, what);
+  const label = what === 'instance' ? 'Instance' : 'Privilege';
+  sink(
+    diag('error', `policy.${what}-repeated`, `Repeated ${what}`, `${label} "${item.value}" is listed more than once: remove the repeat.`, item.span, {
+      related: [{ span: first, message: 'First listed here' }],
+      ...(fix ? { fixes: [fix] } : {}),
+    }),
+  );
+  return true;
+}
+
 function checkInstances(attr: Attribute, policy: Policy, sink: Sink): boolean {
   const list = expectStringList(attr, sink);
   if (!list) return false;
@@ -450,23 +478,10 @@ function checkInstances(attr: Attribute, policy: Policy, sink: Sink): boolean {
       );
       return;
     }
-    const first = firstSeen.get(item.value);
-    if (first) {
+    if (isRepeat(attr, item, index, firstSeen, 'instance', sink)) {
       ok = false;
-      const fix = attr.value.kind === 'tuple' ? removeElementFix(attr.value, index, 'instance') : undefined;
-      sink(
-        diag(
-          'error',
-          'policy.instance-repeated',
-          'Repeated instance',
-          `Instance "${item.value}" is listed more than once: remove the repeat.`,
-          item.span,
-          { related: [{ span: first, message: 'First listed here' }], ...(fix ? { fixes: [fix] } : {}) },
-        ),
-      );
       return;
     }
-    firstSeen.set(item.value, item.span);
     const split = splitInstance(item.value);
     const instance: Instance = { raw: item.value, database: split.database, schema: split.schema, span: item.span };
     policy.instances.push(instance);
@@ -521,23 +536,10 @@ function checkPrivileges(attr: Attribute, policy: Policy, sink: Sink): boolean {
       }
       return;
     }
-    const first = firstSeen.get(item.value);
-    if (first) {
+    if (isRepeat(attr, item, index, firstSeen, 'privilege', sink)) {
       ok = false;
-      const fix = attr.value.kind === 'tuple' ? removeElementFix(attr.value, index, 'privilege') : undefined;
-      sink(
-        diag(
-          'error',
-          'policy.privilege-repeated',
-          'Repeated privilege',
-          `Privilege "${item.value}" is listed more than once: remove the repeat.`,
-          item.span,
-          { related: [{ span: first, message: 'First listed here' }], ...(fix ? { fixes: [fix] } : {}) },
-        ),
-      );
       return;
     }
-    firstSeen.set(item.value, item.span);
     policy.privileges.push({ name: item.value as Privilege, span: item.span });
   });
   return ok;

@@ -3,15 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runMayfly } from '../support/cli';
+import { SEED_POLICY } from '../support/policies';
 
-const GOOD = `policy "pg-homolog" {
-  engine              = "postgres"
-  plugin_config_entry = "pg-homolog-credentials"
-  expiration          = "12h"
-  instances           = ["dellstore", "dellstore.store", "testdb"]
-  grant_privileges    = ["SELECT", "UPDATE"]
-}
-`;
+const GOOD = SEED_POLICY;
 
 describe('mayfly policy check / show', () => {
   let dir: string;

@@ -11,18 +11,12 @@ import type {
 } from 'vscode-languageserver-types';
 import { LspClient } from '../support/lspClient';
 import { applyEdits } from '../support/edits';
+import { SEED_POLICY } from '../support/policies';
 
 const SEED_ONE_LINE =
   'policy "pg-homolog" { engine = "postgres" plugin_config_entry = "pg-homolog-credentials" expiration = "12h" instances = ["dellstore", "dellstore.store", "testdb"] grant_privileges = ["SELECT", "UPDATE"] }\n';
 
-const GOOD = `policy "pg-homolog" {
-  engine              = "postgres"
-  plugin_config_entry = "pg-homolog-credentials"
-  expiration          = "12h"
-  instances           = ["dellstore", "dellstore.store", "testdb"]
-  grant_privileges    = ["SELECT", "UPDATE"]
-}
-`;
+const GOOD = SEED_POLICY;
 
 let seq = 0;
 const uri = (): string => `file:///work/test-${++seq}.policy.hcl`;

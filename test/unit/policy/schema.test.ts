@@ -1,14 +1,8 @@
 import assert from 'node:assert/strict';
 import { analyzePolicies, type Diagnostic } from '../../../policy';
+import { SEED_POLICY } from '../../support/policies';
 
-const GOOD = `policy "pg-homolog" {
-  engine              = "postgres"
-  plugin_config_entry = "pg-homolog-credentials"
-  expiration          = "12h"
-  instances           = ["dellstore", "dellstore.store", "testdb"]
-  grant_privileges    = ["SELECT", "UPDATE"]
-}
-`;
+const GOOD = SEED_POLICY;
 
 function codes(text: string, knownEntries?: string[]): string[] {
   return analyzePolicies(text, { knownEntries }).diagnostics.map((d) => d.code);
