@@ -237,6 +237,19 @@ describe('sessions from the CLI on a real PostgreSQL', function () {
       assert.notEqual(after.code, 0, 'the role no longer accepts the password');
     });
 
+    it('sweep drops roles expired past the grace period and reports them', async () => {
+      const env = { ...dsnEnv, MAYFLY_HOME: home };
+      await runMayfly(['session', 'revoke', 'store-readonly', ...config], { env });
+      const r = await runMayfly(['sweep', '--grace', '0s', ...config], { env });
+      assert.equal(r.code, 0, r.stderr);
+      const reports = JSON.parse(r.stdout) as { entry: string; report: { dropped: string[] } }[];
+      assert.equal(reports[0]!.entry, 'pg-homolog-credentials');
+      assert.ok(reports[0]!.report.dropped.includes('_hoop_session_user_3ea7a2af'), r.stdout);
+      const left = await server.query('postgres', 'SELECT 1 FROM pg_roles WHERE rolname = $1', ['_hoop_session_user_3ea7a2af']);
+      assert.equal(left.length, 0);
+      assert.ok(!r.stdout.includes(dsnPassword) && !r.stderr.includes(dsnPassword));
+    });
+
     it('says what to do when neither a proxy nor --config is there', async () => {
       const r = await runMayfly(['session', 'open', 'pg-homolog'], { env: { MAYFLY_HOME: home } });
       assert.equal(r.code, 1);

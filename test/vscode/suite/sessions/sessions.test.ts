@@ -74,6 +74,7 @@ describe('Mayfly sessions in a real VS Code', function () {
     assert.deepEqual(api.services.policies.policies.map((p) => [p.name, p.sessionUser]), [
       ['pg-homolog', '_hoop_session_user_bb0465c4'],
       ['store-readonly', '_hoop_session_user_3ea7a2af'],
+      ['via-secret', '_hoop_session_user_c8305b0f'],
     ]);
   });
 
@@ -126,6 +127,30 @@ describe('Mayfly sessions in a real VS Code', function () {
     const out = await runIn(terminal, "psql -XAtc 'select 1'");
     assert.match(out, /password authentication failed/);
     assert.doesNotMatch(out, /exit=0/);
+  });
+
+  it('Set Entry DSN keeps a DSN in SecretStorage and the proxy uses it', async () => {
+    const dsn = process.env.MAYFLY_TEST_DSN!;
+    const before = api.services.proxy.pid;
+    await vscode.commands.executeCommand('mayfly.setEntryDsn', 'secret-entry', dsn);
+    assert.equal(await api.services.context.secrets.get('mayfly.entryDsn.secret-entry'), dsn);
+    await waitFor('proxy restarted', () => (api.services.proxy.state.kind === 'running' && api.services.proxy.pid !== before) || undefined, 30_000);
+    const result = await vscode.commands.executeCommand<{ terminalName: string }>('mayfly.openSessionTerminal', 'via-secret');
+    assert.ok(result, 'opening a session through the stored DSN failed');
+    const t = vscode.window.terminals.find((x) => x.name === result.terminalName)!;
+    assert.match(await runIn(t, "psql -XAtc 'select current_database()'"), /^testdb$/m);
+    // Nothing that holds the DSN was written to settings.
+    const settings = fs.readFileSync(workspacePath('.vscode', 'settings.json'), 'utf8');
+    assert.ok(!settings.includes('secret-entry'));
+  });
+
+  it('Sweep Expired Roles reports per configured entry', async () => {
+    const reports = await vscode.commands.executeCommand<{ entry: string; error?: string }[]>('mayfly.sweepExpiredRoles');
+    assert.ok(reports);
+    assert.deepEqual(reports.map((r) => [r.entry, r.error]), [
+      ['pg-homolog-credentials', undefined],
+      ['secret-entry', undefined],
+    ]);
   });
 
   it('restarts the proxy after a crash', async () => {
