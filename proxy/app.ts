@@ -12,7 +12,11 @@ import { ControlServer } from './control/server';
 import type { Health, OpenRequest, PoliciesResponse } from './control/protocol';
 import type { Logger } from './log/logger';
 import * as provision from './provision';
-import { SessionError } from './sessions/types';
+import { SessionError, type SessionInfo } from './sessions/types';
+import { parseListen, WireListener, type ListenAddress } from './wire/listener';
+import { loadUsersFile, watchUsersFile, type UserRecord } from './users/fileStore';
+import { secureContext, selfSignedFiles, type TlsFiles } from './wire/tls';
+import type tls from 'node:tls';
 
 export const VERSION = '0.1.0';
 
@@ -29,6 +33,9 @@ export class MayflyApp {
   readonly sessions: SessionManager;
   private control?: ControlServer;
   private sweepTimer?: NodeJS.Timeout;
+  private wire?: WireListener;
+  private stopUsersWatch?: () => void;
+  private readonly opening = new Map<string, Promise<SessionInfo>>();
   readonly startedAt = new Date();
 
   constructor(readonly options: AppOptions, provisioner: ProvisionerApi = provision) {
@@ -144,7 +151,79 @@ export class MayflyApp {
     this.sweepTimer.unref();
   }
 
+  /**
+   * A live session for a policy, for a wire-proxy client: reuse one that is not about to
+   * expire, else open one. Concurrent logins for the same policy share one open.
+   */
+  async sessionForPolicy(policy: string): Promise<SessionInfo> {
+    const soon = Date.now() + 30_000;
+    const live = this.sessions
+      .list()
+      .find((s) => s.policy === policy && new Date(s.expiresAt).getTime() > soon && this.sessions.roleLogin(s.role));
+    if (live) return live;
+    let p = this.opening.get(policy);
+    if (!p) {
+      p = this.sessions.open(policy).finally(() => this.opening.delete(policy));
+      this.opening.set(policy, p);
+    }
+    return p;
+  }
+
+  /** Starts the local Postgres proxy (`--listen`), with identities from `--users FILE`. */
+  async serveWire(opts: {
+    listen: string;
+    usersFile?: string;
+    primary?: string;
+    /** Certificate files; undefined = a self-signed one kept in the config folder; false = no TLS. */
+    tls?: TlsFiles | false;
+    allowRemote?: boolean;
+  }): Promise<ListenAddress> {
+    let context: tls.SecureContext | undefined;
+    if (opts.tls !== false) {
+      try {
+        context = secureContext(opts.tls ?? selfSignedFiles());
+      } catch (e) {
+        // Loopback clients can still connect in plaintext; a remote listener is refused below.
+        if (opts.tls) throw e;
+        this.options.log.log('warn', 'wire.tls-unavailable', { error: (e as Error).message });
+      }
+    }
+    const primaryEntry = opts.primary;
+    if (primaryEntry && !this.plugin.entries.has(primaryEntry))
+      throw new ConfigError(`--primary ${primaryEntry}: no plugin config entry of that name (add --config ${primaryEntry}=env:VAR)`);
+    const usersFile = opts.usersFile ? path.resolve(opts.usersFile) : undefined;
+    let users: Map<string, UserRecord> = usersFile ? loadUsersFile(usersFile, this.options.log) : new Map();
+    // Edits to the users file apply to new logins; a broken edit keeps the last good set.
+    if (usersFile) this.stopUsersWatch = watchUsersFile(usersFile, this.options.log, (u) => (users = u));
+    const wire = new WireListener({
+      log: this.options.log,
+      users: () => users,
+      roleLogin: (role) => this.sessions.roleLogin(role),
+      sessionFor: (policy) => this.sessionForPolicy(policy),
+      // Only the entry's server (host, port, TLS) is used; its user and password are not.
+      ...(primaryEntry ? { primary: () => this.granter(primaryEntry) } : {}),
+      ...(context ? { tls: context } : {}),
+      ...(opts.allowRemote ? { allowRemote: true } : {}),
+    });
+    const addr = await wire.listen(parseListen(opts.listen)).catch(async (e: unknown) => {
+      await wire.close().catch(() => undefined);
+      throw e;
+    });
+    this.wire = wire;
+    // At a session's expiry its clients go, with a clear message — unless another session
+    // keeps the role live (then their access legitimately continues).
+    this.sessions.on('expired', (s: SessionInfo) => {
+      if (this.sessions.roleLogin(s.role)) return;
+      const closed = wire.closeRole(s.role, `the Mayfly session for policy "${s.policy}" expired; reconnect to open a new one`);
+      if (closed) this.options.log.log('info', 'wire.expired-clients-closed', { policy: s.policy, role: s.role, clients: closed });
+    });
+    this.options.log.log('info', 'wire.listening', { host: addr.host, port: addr.port, users: users.size, tls: context !== undefined });
+    return addr;
+  }
+
   async close(): Promise<void> {
+    this.stopUsersWatch?.();
+    await this.wire?.close();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.policies.close();
     this.sessions.close();

@@ -12,6 +12,10 @@ const USAGE = `usage: mayfly <command> [options]
   policy show FILE [--json]                each policy's session role and grants
 
   proxy --config NAME=VALUE...             run Mayfly (control API; Ctrl-C stops it)
+        [--listen HOST:PORT] [--users FILE]  also serve the local Postgres proxy (default port 6432)
+        [--primary ENTRY]                  pass users without a policy through to ENTRY's server
+        [--tls-cert FILE --tls-key FILE | --no-tls] [--allow-remote]
+                                           TLS for clients (default: a self-signed certificate in ~/.mayfly/tls)
   session open POLICY [--env|--json] [--rotate]
   session list [--json]
   session renew POLICY|ID
@@ -34,6 +38,13 @@ const OPTIONS = {
   rotate: { type: 'boolean' },
   debug: { type: 'boolean' },
   grace: { type: 'string' },
+  listen: { type: 'string' },
+  users: { type: 'string' },
+  primary: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'no-tls': { type: 'boolean' },
+  'allow-remote': { type: 'boolean' },
 } as const;
 
 export async function runCli(argv: string[], out: Output = consoleOutput): Promise<number> {
@@ -55,7 +66,22 @@ export async function runCli(argv: string[], out: Output = consoleOutput): Promi
         if (sub === 'show') return policyShow(arg, values.json ?? false, out);
         break;
       case 'proxy':
-        return await proxyCommand({ config: values.config ?? [], control: values.control, json: values.json, debug: values.debug }, out);
+        return await proxyCommand(
+          {
+            config: values.config ?? [],
+            control: values.control,
+            json: values.json,
+            debug: values.debug,
+            listen: values.listen,
+            users: values.users,
+            primary: values.primary,
+            tlsCert: values['tls-cert'],
+            tlsKey: values['tls-key'],
+            noTls: values['no-tls'],
+            allowRemote: values['allow-remote'],
+          },
+          out,
+        );
       case 'session':
         if (sub === 'open') return await sessionOpen(arg, { ...common, json: values.json, env: values.env, rotate: values.rotate }, out);
         if (sub === 'list') return await sessionList({ ...common, json: values.json }, out);

@@ -9,16 +9,50 @@ export interface ProxyOptions {
   control?: string;
   json?: boolean;
   debug?: boolean;
+  /** HOST:PORT of the local Postgres proxy (off unless given). */
+  listen?: string;
+  /** JSON users file for the local Postgres proxy. */
+  users?: string;
+  /** Config entry naming the server identities without a policy are passed through to. */
+  primary?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  noTls?: boolean;
+  allowRemote?: boolean;
 }
 
 export async function proxyCommand(opts: ProxyOptions, out: Output): Promise<number> {
+  if ((opts.users || opts.primary) && !opts.listen)
+    throw new Error(`${opts.users ? '--users' : '--primary'} needs --listen HOST:PORT (the local Postgres proxy)`);
+  if (!!opts.tlsCert !== !!opts.tlsKey) throw new Error('--tls-cert and --tls-key go together');
   const log = createLogger((line) => out.err(line), { json: opts.json, debug: opts.debug });
   const app = new MayflyApp({ config: opts.config, log, watch: true });
   const socket = opts.control ?? defaultControlSocket();
   await app.serveControl(socket);
-  log.log('info', 'proxy.started', { pid: process.pid, control: socket, policyFile: app.policies.file, policies: app.policies.list().length });
+  let wire: Awaited<ReturnType<MayflyApp['serveWire']>> | undefined;
+  try {
+    if (opts.listen)
+      wire = await app.serveWire({
+        listen: opts.listen,
+        ...(opts.users ? { usersFile: opts.users } : {}),
+        ...(opts.primary ? { primary: opts.primary } : {}),
+        ...(opts.noTls ? { tls: false as const } : opts.tlsCert && opts.tlsKey ? { tls: { cert: opts.tlsCert, key: opts.tlsKey } } : {}),
+        ...(opts.allowRemote ? { allowRemote: true } : {}),
+      });
+  } catch (e) {
+    // Stop the control server too, or the process would linger without its proxy.
+    await app.close();
+    throw e;
+  }
+  log.log('info', 'proxy.started', {
+    pid: process.pid,
+    control: socket,
+    policyFile: app.policies.file,
+    policies: app.policies.list().length,
+    ...(wire ? { listen: `${wire.host.includes(':') ? `[${wire.host}]` : wire.host}:${wire.port}` } : {}),
+  });
   // Tell a parent (the extension, `npm start`) we are ready.
-  process.send?.({ type: 'ready', control: socket, pid: process.pid });
+  process.send?.({ type: 'ready', control: socket, pid: process.pid, ...(wire ? { listen: wire } : {}) });
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       log.log('info', 'proxy.stopping', { signal });

@@ -87,6 +87,21 @@ export class SessionManager extends EventEmitter {
     return state && state.validUntil > this.now() ? state.password : undefined;
   }
 
+  /**
+   * Where and how the wire proxy logs in as a live role: the granter's server, the live
+   * password, and the databases of the sessions currently using the role.
+   */
+  roleLogin(role: string): { granter: ConnectionParams; password: string; databases: string[] } | undefined {
+    const now = this.now();
+    for (const state of this.roles.values()) {
+      if (state.role !== role || state.validUntil <= now) continue;
+      const databases = [...this.sessions.values()].filter((s) => s.roleKey === state.key && new Date(s.expiresAt) > now).flatMap((s) => s.databases);
+      if (databases.length === 0) continue;
+      return { granter: state.granter, password: state.password, databases: [...new Set(databases)] };
+    }
+    return undefined;
+  }
+
   async open(policyName: string, options: OpenOptions = {}): Promise<SessionInfo> {
     const policy = this.deps.policy(policyName);
     if (!policy) throw new SessionError(`no policy named "${policyName}" in the policy file`, 'unknown-policy');

@@ -1,0 +1,290 @@
+/**
+ * One client connection, start to finish: startup negotiation (SSL/GSS answered `N`,
+ * protocol version), authentication of the identity, landing on a policy's session role,
+ * the upstream login as that role, and then the byte relay. The client sees
+ * AuthenticationOk only after the upstream accepted the login, so a server-side rejection
+ * reaches it as the server's own FATAL error.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Logger } from '../log/logger';
+import type { SessionInfo } from '../sessions/types';
+import type { ConnectionParams } from '../config/dsn';
+import { authenticate } from './auth/exchange';
+import type { FailureRateLimiter } from './auth/rateLimiter';
+import type { CancelRegistry } from './cancel';
+import { FrameReader } from './frameReader';
+import { resolveIdentity, splitOptions, type IdentitySources } from './identity';
+import { authenticationOk, backendKeyData, fatal, negotiateProtocolVersion, readyForQuery } from './protocol/backend';
+import { MAX_AUTH_MESSAGE, MAX_STARTUP_PACKET, NEWEST_MINOR, SQLSTATE } from './protocol/codes';
+import { FrameDecoder, MessageBoundaryTracker } from './protocol/frames';
+import { cancelRequest } from './protocol/frontend';
+import { parseStartupPacket, type Startup } from './protocol/startup';
+import { relay } from './relay';
+import { isLoopbackAddress } from './address';
+import { land } from './landing';
+import { connectUpstream, type Upstream, type UpstreamTarget } from './upstream';
+
+/** What a client session needs from the rest of Mayfly. */
+export interface WireDeps extends IdentitySources {
+  log: Logger;
+  limiter: FailureRateLimiter;
+  cancels: CancelRegistry;
+  /**
+   * Where identities without a policy are passed through to (the primary), if anywhere:
+   * Mayfly then logs in as the identity itself, with its own credential.
+   */
+  primary?(): Promise<ConnectionParams | undefined>;
+  /** Opens (or reuses) a session for a policy; throws SessionError. */
+  sessionFor(policy: string): Promise<SessionInfo>;
+  authTimeoutMs: number;
+  /** Offered on SSLRequest when set; otherwise the answer is `N`. */
+  tls?: tls.SecureContext;
+  /** Refuse plaintext logins from non-loopback sources (a non-loopback --listen). */
+  requireTlsForRemote?: boolean;
+}
+
+
+/** Startup parameters we handle ourselves rather than pass to the server. */
+const OWN_PARAMS = new Set(['user', 'database', 'options', 'replication']);
+
+export class ClientSession {
+  private reader: FrameReader;
+  private encrypted = false;
+  private readonly source: string;
+  private upstream?: Upstream;
+  private target?: UpstreamTarget;
+  private serverTracker?: MessageBoundaryTracker;
+  /** The session role this client is logged in as upstream, once it is. */
+  role?: string;
+  private pending = 0;
+  private cancelPid?: number;
+
+  constructor(
+    private socket: net.Socket,
+    private readonly deps: WireDeps,
+  ) {
+    this.source = socket.remoteAddress ?? 'unknown';
+    socket.setNoDelay(true);
+    socket.on('error', () => undefined); // reported through the reader / relay
+    this.reader = new FrameReader(socket, new FrameDecoder('startup', MAX_STARTUP_PACKET));
+  }
+
+  async run(): Promise<void> {
+    // authentication_timeout: a client that stalls before login is dropped.
+    const timer = setTimeout(() => this.socket.destroy(), this.deps.authTimeoutMs);
+    try {
+      await this.start();
+    } catch (e) {
+      this.deps.log.log('error', 'wire.internal-error', { source: this.source, error: (e as Error).message });
+      this.close(fatal(SQLSTATE.internalError, 'internal error in the Mayfly proxy'));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private close(final?: Buffer): void {
+    if (final && this.socket.writable) this.socket.end(final);
+    else this.socket.destroy();
+  }
+
+  private async start(): Promise<void> {
+    const startup = await this.readStartup();
+    if (!startup) return;
+    const minor = Math.min(startup.minor, NEWEST_MINOR);
+    if (startup.minor > NEWEST_MINOR || startup.protocolOptions.length)
+      this.socket.write(negotiateProtocolVersion(minor, startup.protocolOptions));
+    const replication = startup.params.get('replication');
+    if (replication && !['false', 'off', 'no', '0'].includes(replication.toLowerCase()))
+      return this.close(fatal(SQLSTATE.featureNotSupported, 'replication connections are not supported through the Mayfly proxy'));
+
+    const { policy: optionPolicy, upstreamOptions } = splitOptions(startup.params.get('options'));
+    const identity = resolveIdentity(startup.user, optionPolicy, this.deps);
+    const limitKey = `${startup.user}|${this.source}`;
+    if (!this.deps.limiter.allowed(limitKey)) {
+      this.deps.log.log('warn', 'auth.rate-limited', { user: startup.user, source: this.source });
+      return this.close(fatal(SQLSTATE.invalidPassword, 'too many failed authentication attempts; try again later'));
+    }
+    this.reader.decoder.mode = 'message';
+    this.reader.decoder.maxLength = MAX_AUTH_MESSAGE;
+    const outcome = await authenticate(startup.user, identity.credential, {
+      write: (b) => this.socket.write(b),
+      next: () => this.reader.next(),
+    });
+    if (!outcome.ok) {
+      if (outcome.abandoned) {
+        this.deps.log.log('debug', 'auth.abandoned', { user: startup.user, source: this.source });
+        return this.close();
+      }
+      this.deps.limiter.recordFailure(limitKey);
+      this.deps.log.log('warn', 'auth.failure', { user: startup.user, source: this.source, kind: identity.kind, reason: outcome.reason });
+      // Identical for unknown users and wrong passwords; protocol errors say so.
+      if (outcome.protocol) return this.close(fatal(SQLSTATE.protocolViolation, outcome.reason));
+      return this.close(fatal(SQLSTATE.invalidPassword, `password authentication failed for user "${startup.user}"`));
+    }
+
+    const landing = await land(identity, startup, outcome.clientKey, this.deps);
+    if ('error' in landing) {
+      this.deps.log.log('warn', 'auth.denied', { user: startup.user, source: this.source, reason: landing.error.toString('utf8', 5).replace(/\0/g, ' ').trim() });
+      return this.close(landing.error);
+    }
+    const params: Record<string, string> = {};
+    for (const [k, v] of startup.params) if (!OWN_PARAMS.has(k)) params[k] = v;
+    if (upstreamOptions) params.options = upstreamOptions;
+    const target: UpstreamTarget = {
+      host: landing.granter.host,
+      port: landing.granter.port,
+      user: landing.role,
+      credential: landing.credential,
+      database: landing.database,
+      params,
+      sslmode: landing.granter.sslmode,
+      ...(landing.granter.sslrootcert ? { sslrootcert: landing.granter.sslrootcert } : {}),
+    };
+    this.target = target;
+    const result = await connectUpstream(target);
+    if (!result.ok) {
+      this.deps.log.log('warn', 'auth.upstream-failed', { user: startup.user, role: landing.role, database: landing.database, source: this.source, error: result.message });
+      return this.close(
+        result.error ?? fatal(SQLSTATE.connectionFailure, `Mayfly could not log in to the database server as ${landing.role}: ${result.message}`),
+      );
+    }
+    if (this.socket.destroyed) {
+      result.upstream.socket.destroy();
+      return;
+    }
+    this.upstream = result.upstream;
+    this.role = landing.role;
+    const { pid, key } = this.deps.cancels.register(this, minor >= 2 ? 32 : 4);
+    this.cancelPid = pid;
+    this.deps.log.log('info', 'auth.success', {
+      user: startup.user,
+      source: this.source,
+      kind: identity.kind,
+      method: outcome.method,
+      ...(landing.policy ? { policy: landing.policy } : {}),
+      role: landing.role,
+      database: landing.database,
+    });
+    this.socket.write(Buffer.concat([authenticationOk(), ...result.upstream.startupMessages, backendKeyData(pid, key), readyForQuery('I')]));
+    this.startRelay(result.upstream);
+  }
+
+  /** Startup packets until the StartupMessage; SSLRequest/GSSENCRequest get `N`. */
+  private async readStartup(): Promise<Startup | undefined> {
+    for (;;) {
+      const f = await this.reader.next();
+      if (f instanceof Error) return this.close(), undefined;
+      if (f.kind === 'error') return this.close(fatal(f.code, f.message)), undefined;
+      if (f.kind !== 'startup') return this.close(), undefined;
+      const p = parseStartupPacket(f.packet);
+      switch (p.kind) {
+        case 'error':
+          this.deps.log.log('debug', 'wire.bad-startup', { source: this.source, error: p.message });
+          return this.close(fatal(p.code, p.message)), undefined;
+        case 'ssl':
+        case 'gssenc':
+          // Bytes after the request and before our answer would be read as if encrypted
+          // (CVE-2021-3935): refuse them.
+          if (this.reader.pending > 0) {
+            this.deps.log.log('warn', 'wire.smuggled-bytes', { source: this.source });
+            return this.close(), undefined;
+          }
+          if (p.kind === 'ssl' && this.deps.tls && !this.encrypted) {
+            if (!(await this.startTls(this.deps.tls))) return this.close(), undefined;
+            break;
+          }
+          // GSS is never offered (nor TLS without a certificate): the client continues in plaintext or gives up.
+          this.socket.write('N');
+          break;
+        case 'cancel': {
+          const outcome = this.deps.cancels.cancel(p.pid, p.key);
+          this.deps.log.log('debug', 'wire.cancel', { source: this.source, outcome });
+          return this.close(), undefined;
+        }
+        case 'startup':
+          if (this.deps.requireTlsForRemote && !this.encrypted && !isLoopbackAddress(this.source))
+            return this.close(fatal(SQLSTATE.invalidAuthorization, 'connections from other hosts must use TLS (sslmode=require)')), undefined;
+          return p;
+      }
+    }
+  }
+
+  /** Answers `S` and continues the startup phase inside TLS on the same connection. */
+  private async startTls(context: tls.SecureContext): Promise<boolean> {
+    this.reader.detach();
+    const raw = this.socket;
+    raw.write('S');
+    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
+    const ok = await new Promise<boolean>((resolve) => {
+      secure.once('secure', () => resolve(true));
+      secure.once('error', () => resolve(false));
+      secure.once('close', () => resolve(false));
+    });
+    if (!ok) {
+      raw.destroy();
+      return false;
+    }
+    secure.on('error', () => undefined);
+    this.socket = secure;
+    this.encrypted = true;
+    this.reader = new FrameReader(secure, new FrameDecoder('startup', MAX_STARTUP_PACKET));
+    return true;
+  }
+
+  private startRelay(upstream: Upstream): void {
+    const leftover = this.reader.detach();
+    this.socket.resume();
+    const { serverTracker } = relay(this.socket, upstream.socket, {
+      // Each Query, Sync and FunctionCall is answered by one ReadyForQuery.
+      fromClient: (t) => {
+        if (t === 0x51 /* Q */ || t === 0x53 /* S */ || t === 0x46 /* F */) this.pending++;
+      },
+      fromServer: (t) => {
+        if (t === 0x5a /* Z */) this.pending = Math.max(0, this.pending - 1);
+      },
+      closed: (by, error) => {
+        if (this.cancelPid !== undefined) this.deps.cancels.unregister(this.cancelPid);
+        if (by === 'server') {
+          upstream.socket.destroy();
+          if (this.socket.destroyed) return;
+          // An upstream that vanished mid-session: tell the client, if we are between messages.
+          if (serverTracker.atBoundary) this.socket.end(fatal(SQLSTATE.connectionFailure, 'the database server closed the connection'));
+          else this.socket.destroy();
+        } else if (error) upstream.socket.destroy();
+        // A client that hung up (normally after Terminate): let the Terminate reach the server.
+        else upstream.socket.end();
+      },
+    });
+    this.serverTracker = serverTracker;
+    if (upstream.rest.length) this.socket.write(upstream.rest);
+    if (leftover.length) {
+      this.socket.emit('data', leftover);
+    }
+  }
+
+  /**
+   * Ends the connection with a FATAL of our own (e.g. the session expired). Injected only
+   * between server messages; mid-message the connection is simply closed.
+   */
+  terminate(code: string, text: string): void {
+    if (this.socket.destroyed) return;
+    if (this.serverTracker?.atBoundary) this.socket.end(fatal(code, text));
+    else this.socket.destroy();
+    this.upstream?.socket.end();
+  }
+
+  busy(): boolean {
+    return this.pending > 0;
+  }
+
+  cancelUpstream(): void {
+    const u = this.upstream;
+    const t = this.target;
+    if (!u || !t) return;
+    // A CancelRequest goes on a new plaintext connection, as libpq sends it.
+    const s = t.host.startsWith('/') ? net.connect({ path: `${t.host}/.s.PGSQL.${t.port}` }) : net.connect({ host: t.host, port: t.port });
+    s.on('error', () => undefined);
+    s.on('connect', () => s.end(cancelRequest(u.backendPid, u.backendKey)));
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Where an authenticated client lands: the role, credential, server and database Mayfly
+ * logs in to upstream — the policy's session role (opened or reused), the session role
+ * itself, or (pass-through) the identity on the primary — or the FATAL that says why not.
+ */
+import type { ConnectionParams } from '../config/dsn';
+import { SessionError, type SessionInfo } from '../sessions/types';
+import type { WireDeps } from './clientSession';
+import type { Identity } from './identity';
+import { fatal } from './protocol/backend';
+import { SQLSTATE } from './protocol/codes';
+import type { Startup } from './protocol/startup';
+import type { UpstreamCredential } from './upstream';
+
+/** The role, password, server and database this connection logs in to upstream. */
+export async function land(
+  identity: Identity,
+  startup: Startup,
+  clientKey: Buffer | undefined,
+  deps: Pick<WireDeps, 'primary' | 'sessionFor' | 'roleLogin'>,
+): Promise<{ role: string; credential: UpstreamCredential; granter: ConnectionParams; database: string; policy?: string } | { error: Buffer }> {
+  // libpq sends database=user when none was chosen; then the first database applies.
+  const pick = (databases: string[]): string => (startup.database === startup.user ? databases[0]! : startup.database);
+  if (identity.kind === 'session') {
+    const database = pick(identity.login.databases);
+    if (!identity.login.databases.includes(database))
+      return { error: fatal(SQLSTATE.invalidCatalogName, `database "${database}" is not among the session's databases (${identity.login.databases.join(', ')})`) };
+    return { role: identity.name, credential: { password: identity.login.password }, granter: identity.login.granter, database };
+  }
+  if (identity.kind !== 'user') return { error: fatal(SQLSTATE.internalError, 'unreachable') };
+  const policy = identity.policy;
+  const primary = policy ? undefined : await deps.primary?.().catch(() => undefined);
+  if (!policy && primary) {
+    // Pass-through (the seed's flow): log in to the primary as the identity itself.
+    const secret = identity.record.secret;
+    const credential: UpstreamCredential | undefined =
+      secret.type === 'text'
+        ? { password: secret.password }
+        : secret.type === 'md5'
+          ? { md5: secret.hash }
+          : clientKey
+            ? { scram: { clientKey, keys: secret.keys } }
+            : undefined;
+    if (!credential) return { error: fatal(SQLSTATE.invalidAuthorization, `no credential to pass through for user "${identity.name}"`) };
+    return { role: identity.name, credential, granter: primary, database: startup.database };
+  }
+  if (!policy)
+    return {
+      error: fatal(
+        SQLSTATE.invalidAuthorization,
+        `no policy chosen for user "${identity.name}"`,
+        `connect as user "${identity.name}@POLICY", or set options to "-c mayfly.policy=POLICY" (psql: PGOPTIONS='-c mayfly.policy=POLICY')`,
+      ),
+    };
+  if (identity.record.policies && !identity.record.policies.includes(policy))
+    return { error: fatal(SQLSTATE.invalidAuthorization, `user "${identity.name}" may not use policy "${policy}"`) };
+  let session: SessionInfo;
+  try {
+    session = await deps.sessionFor(policy);
+  } catch (e) {
+    const unknown = e instanceof SessionError && (e.reason === 'unknown-policy' || e.reason === 'invalid-policy');
+    return { error: fatal(unknown ? SQLSTATE.invalidAuthorization : SQLSTATE.cannotConnectNow, (e as Error).message) };
+  }
+  const login = deps.roleLogin(session.role);
+  if (!login) return { error: fatal(SQLSTATE.cannotConnectNow, `the session for policy "${policy}" is not live`) };
+  const database = pick(session.databases);
+  if (!session.databases.includes(database))
+    return {
+      error: fatal(SQLSTATE.invalidCatalogName, `database "${database}" is not covered by policy "${policy}" (its databases: ${session.databases.join(', ')})`),
+    };
+  return { role: session.role, credential: { password: login.password }, granter: login.granter, database, policy };
+}

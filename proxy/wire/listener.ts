@@ -1,0 +1,122 @@
+/**
+ * `mayfly proxy --listen HOST:PORT`: the TCP listener of the local Postgres proxy. It owns
+ * what all connections share (cancel keys, the failure rate limiter, cached verifiers)
+ * and gives each connection a ClientSession. Only loopback addresses are accepted: the
+ * proxy authenticates clients, but without TLS their traffic would cross the network in
+ * the clear.
+ */
+import net from 'node:net';
+import type tls from 'node:tls';
+import type { Logger } from '../log/logger';
+import type { SessionInfo } from '../sessions/types';
+import type { ConnectionParams } from '../config/dsn';
+import type { UserRecord } from '../users/fileStore';
+import { FailureRateLimiter } from './auth/rateLimiter';
+import { VerifierCache } from './auth/verifierCache';
+import { CancelRegistry } from './cancel';
+import { ClientSession } from './clientSession';
+import { SQLSTATE } from './protocol/codes';
+
+export const DEFAULT_PORT = 6432;
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/** "HOST:PORT", "HOST", ":PORT" or "[v6]:PORT" -> address; port defaults to 6432. */
+export function parseListen(text: string): ListenAddress {
+  const m = /^(?:\[([^\]]+)\]|([^:]*))(?::(\d{1,5}))?$/.exec(text.trim());
+  if (!m) throw new Error(`--listen expects HOST:PORT (e.g. 127.0.0.1:${DEFAULT_PORT})`);
+  const host = m[1] ?? (m[2] || '127.0.0.1');
+  const port = m[3] === undefined ? DEFAULT_PORT : Number(m[3]);
+  if (port > 65535) throw new Error('--listen: the port must be a number from 0 to 65535');
+  return { host, port };
+}
+
+export { isLoopbackAddress as isLoopback } from './address';
+import { isLoopbackAddress as isLoopback } from './address';
+
+export interface WireListenerDeps {
+  log: Logger;
+  users(): ReadonlyMap<string, UserRecord>;
+  roleLogin(role: string): { granter: ConnectionParams; password: string; databases: string[] } | undefined;
+  sessionFor(policy: string): Promise<SessionInfo>;
+  /** The primary for pass-through logins of identities without a policy (none = refuse them). */
+  primary?(): Promise<ConnectionParams | undefined>;
+  authTimeoutMs?: number;
+  /** Offer TLS on SSLRequest with this context. */
+  tls?: tls.SecureContext;
+  /** Allow a non-loopback listen address (only with TLS, which remote clients must then use). */
+  allowRemote?: boolean;
+}
+
+export class WireListener {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly clients = new Set<ClientSession>();
+  readonly cancels = new CancelRegistry();
+  private readonly limiter = new FailureRateLimiter();
+  private readonly verifiers = new VerifierCache();
+
+  constructor(private readonly deps: WireListenerDeps) {
+    this.server = net.createServer((socket) => this.accept(socket));
+  }
+
+  private accept(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    const session = new ClientSession(socket, {
+      log: this.deps.log,
+      users: this.deps.users,
+      roleLogin: this.deps.roleLogin,
+      verifiers: this.verifiers,
+      limiter: this.limiter,
+      cancels: this.cancels,
+      sessionFor: this.deps.sessionFor,
+      ...(this.deps.primary ? { primary: this.deps.primary } : {}),
+      authTimeoutMs: this.deps.authTimeoutMs ?? 60_000,
+      ...(this.deps.tls ? { tls: this.deps.tls } : {}),
+      requireTlsForRemote: true,
+    });
+    this.clients.add(session);
+    socket.once('close', () => this.clients.delete(session));
+    void session.run();
+  }
+
+  /** Closes every client logged in as `role` with a FATAL saying why; returns how many. */
+  closeRole(role: string, message: string): number {
+    let n = 0;
+    for (const c of this.clients)
+      if (c.role === role) {
+        c.terminate(SQLSTATE.adminShutdown, message);
+        n++;
+      }
+    return n;
+  }
+
+  async listen(addr: ListenAddress): Promise<ListenAddress> {
+    if (!isLoopback(addr.host) && !(this.deps.allowRemote && this.deps.tls))
+      throw new Error(
+        `--listen ${addr.host}: only loopback addresses (127.0.0.1, ::1, localhost) are allowed unless --allow-remote is given and TLS is available (remote clients must then use TLS)`,
+      );
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(addr.port, addr.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const a = this.server.address() as net.AddressInfo;
+    return { host: addr.host, port: a.port };
+  }
+
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

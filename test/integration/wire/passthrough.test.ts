@@ -1,0 +1,97 @@
+// Identities without a policy are passed through to the primary (`--primary ENTRY`), logging
+// in as themselves: plaintext users with their password, SCRAM users with the ClientKey
+// recovered from their own proof (only when the server holds the identical verifier).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startEmbeddedPostgres, type PgServer } from '../../support/postgres';
+import { MayflyApp } from '../../../proxy/app';
+import { createLogger } from '../../../proxy/log/logger';
+import { scramVerifier } from '../../../proxy/auth/scramVerifier';
+import { md5Secret } from '../../../proxy/wire/auth/md5';
+
+const ROLES = ['mayfly_pt_scram', 'mayfly_pt_text', 'mayfly_pt_diff', 'mayfly_pt_md5'];
+
+function psql(env: Record<string, string>, sql: string): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('psql', ['-XAtc', sql], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('close', (code) => resolve({ code, out: out.trim(), err: err.trim() }));
+  });
+}
+
+describe('wire proxy pass-through to the primary (identities without a policy)', function () {
+  let server: PgServer;
+  let app: MayflyApp;
+  let port: number;
+  const logLines: string[] = [];
+
+  before(async function () {
+    server = await startEmbeddedPostgres();
+    for (const r of ROLES) {
+      await server.query('postgres', `drop role if exists ${r}`);
+      await server.query('postgres', `create role ${r} login password '${r}-secret'`);
+    }
+    // The server's own verifier, copied into the users file: SCRAM pass-through works.
+    const [row] = await server.query<{ p: string }>('postgres', "select rolpassword as p from pg_authid where rolname = 'mayfly_pt_scram'");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mayfly-wire-pt-'));
+    fs.writeFileSync(path.join(dir, 'config.hcl'), '');
+    fs.writeFileSync(
+      path.join(dir, 'users.json'),
+      JSON.stringify([
+        { username: 'mayfly_pt_scram', password: row!.p, type: 'scram-sha-256', role: 'database' },
+        { username: 'mayfly_pt_text', password: 'mayfly_pt_text-secret', type: 'text', role: 'database' },
+        // Same password, but a verifier with another salt than the server's.
+        { username: 'mayfly_pt_diff', password: scramVerifier('mayfly_pt_diff-secret'), type: 'scram-sha-256', role: 'database' },
+        { username: 'mayfly_pt_md5', password: md5Secret('mayfly_pt_md5', 'mayfly_pt_md5-secret'), type: 'md5', role: 'database' },
+      ]),
+    );
+    const s = server.superuser;
+    process.env.MAYFLY_WIRE_PT_DSN = `postgres://${s.user}:${encodeURIComponent(s.password!)}@${s.host}:${s.port}/postgres?sslmode=disable`;
+    app = new MayflyApp({
+      config: [`policy-config=path:${path.join(dir, 'config.hcl')}`, 'primary=env:MAYFLY_WIRE_PT_DSN'],
+      log: createLogger((l) => logLines.push(l)),
+    });
+    port = (await app.serveWire({ listen: '127.0.0.1:0', usersFile: path.join(dir, 'users.json'), primary: 'primary', tls: false })).port;
+  });
+
+  after(async () => {
+    await app?.close();
+    for (const r of ROLES) await server.query('postgres', `drop role if exists ${r}`).catch(() => undefined);
+    assert.ok(!logLines.join('\n').includes('-secret'), 'no password in the log');
+  });
+
+  const env = (user: string): Record<string, string> => ({ PGHOST: '127.0.0.1', PGPORT: String(port), PGUSER: user, PGPASSWORD: `${user}-secret`, PGDATABASE: 'postgres' });
+
+  it('a SCRAM user logs in as itself with the ClientKey from its own proof', async () => {
+    const r = await psql(env('mayfly_pt_scram'), 'select current_user');
+    assert.equal(r.out, 'mayfly_pt_scram', r.err);
+  });
+
+  it('a plaintext user logs in as itself with its password', async () => {
+    const r = await psql(env('mayfly_pt_text'), 'select current_user');
+    assert.equal(r.out, 'mayfly_pt_text', r.err);
+  });
+
+  it('a verifier that differs from the server\'s is refused with a clear FATAL', async () => {
+    const r = await psql(env('mayfly_pt_diff'), 'select 1');
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /different SCRAM verifier/);
+  });
+
+  it('an MD5 secret cannot answer a SCRAM server: a clear FATAL', async () => {
+    const r = await psql(env('mayfly_pt_md5'), 'select 1');
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /MD5 secret cannot answer/);
+  });
+
+  it('a wrong password is still refused by the proxy itself', async () => {
+    const r = await psql({ ...env('mayfly_pt_scram'), PGPASSWORD: 'wrong' }, 'select 1');
+    assert.match(r.err, /password authentication failed for user "mayfly_pt_scram"/);
+  });
+});
