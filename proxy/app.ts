@@ -228,5 +228,7 @@ export class MayflyApp {
     this.policies.close();
     this.sessions.close();
     await this.control?.close();
+    // Pooled granter connections: close them rather than wait for their idle timeout.
+    await provision.closeProvisionPools();
   }
 }

@@ -29,7 +29,7 @@ export const GRANTS_LOCK: readonly [number, number] = [0x6d617966, 1];
  * runs in its own transaction so that SET LOCAL bounds it and no setting outlives it; the
  * statements after COMMIT start a new transaction, so whatever they read was read after the
  * lock was granted, whatever the granter's default isolation level. Session-level advisory
- * locks survive the COMMIT. A pooled lease that took either lock ends with UNLOCK_ALL_SQL
+ * locks survive the COMMIT. A pooled lease that took either lock ends with UNLOCK_ALL_STATEMENT
  * (or closes its connection, which releases them).
  */
 const lockWait = (call: string) => [`BEGIN`, `SET LOCAL lock_timeout = ${LOCK_TIMEOUT_MS}`, `SELECT ${call}`, `COMMIT`];

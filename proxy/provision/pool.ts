@@ -3,12 +3,14 @@
  * expireRole). Opening a connection costs a SCRAM-SHA-256 handshake (PBKDF2 on both sides)
  * plus a backend fork: several milliseconds each, and a provision needs one per database.
  *
- * - One pool per (granter connection identity, database). The key is a SHA-256 of every
- *   connection parameter, password included, so a rotated DSN never reuses a connection made
- *   with the old credentials. The key is never logged and the password is not kept in it.
+ * - One pool per (granter connection identity, database). The key is an HMAC-SHA-256 of
+ *   every connection parameter, password included, so a rotated DSN never reuses a connection made
+ *   with the old credentials (and the first use of new credentials for the same user closes
+ *   the idle ones made with the old). The key is never logged and the password is not kept in it.
  * - The limit is soft: at most POOL_MAX_IDLE idle connections are kept per pool, for
  *   POOL_IDLE_MS; a burst opens what it needs and closes the surplus when done. Nothing ever
- *   waits for a free connection, so pooling cannot deadlock or time out a provision.
+ *   waits for a free connection, so pooling cannot deadlock or time out a provision. A pool in
+ *   steady use keeps one spare connection ready for a concurrent request.
  * - A connection goes back to the pool only if it is known to be clean: its backend is alive,
  *   no query of the lease failed, it is outside any transaction (the server's ReadyForQuery
  *   status says 'I'), and it holds no advisory lock (every lease that takes one ends with
@@ -37,44 +39,66 @@ export const POOL_MAX_IDLE = 10;
 
 interface Pool {
   key: string;
+  /** The same without the password: who and where, whatever the credentials. */
+  account: string;
+  granter: ConnectionParams;
   config: pg.ClientConfig;
   database: string;
   idle: PooledClient[];
   leased: number;
+  /** A spare connection is being opened (see acquire()). */
+  growing: boolean;
   closed: boolean;
 }
 
 const pools = new Map<string, Pool>();
 
-/** Identity of a granter connection to one database: a hash, so the password is not kept in memory as a key. */
-function poolKey(granter: ConnectionParams, database: string): string {
-  const identity = JSON.stringify([
-    granter.host,
-    granter.port,
-    granter.user,
-    granter.password ?? null,
-    database,
+/** Keys are HMACs under a key that lives and dies with this process: no use to anyone outside it. */
+const keySecret = crypto.randomBytes(32);
+
+/** Identity of a granter connection to one database, as an HMAC: the password is not kept in a key. */
+function poolKeys(granter: ConnectionParams, database: string): { key: string; account: string } {
+  const hash = (parts: unknown[]) => crypto.createHmac('sha256', keySecret).update(JSON.stringify(parts)).digest('hex');
+  const account = [granter.host, granter.port, granter.user, database];
+  const rest = [
     granter.sslmode,
     granter.sslrootcert ?? null,
     granter.sslcert ?? null,
     granter.sslkey ?? null,
     Object.entries(granter.params).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-  ]);
-  return crypto.createHash('sha256').update(identity).digest('hex');
+  ];
+  return { key: hash([...account, granter.password ?? null, ...rest]), account: hash(account) };
 }
 
+/** Latest pool key per account: when the credentials change (a rotated DSN), the old pool is drained. */
+const current = new Map<string, string>();
+
 function poolFor(granter: ConnectionParams, database: string): Pool {
-  const key = poolKey(granter, database);
+  const { key, account } = poolKeys(granter, database);
   let pool = pools.get(key);
   if (!pool) {
-    pool = { key, config: toClientConfig(granter, { database }), database, idle: [], leased: 0, closed: false };
+    pool = { key, account, granter, config: toClientConfig(granter, { database }), database, idle: [], leased: 0, growing: false, closed: false };
     pools.set(key, pool);
+  }
+  const previous = current.get(account);
+  if (previous !== key) {
+    current.set(account, key);
+    // Connections made with other credentials for the same user are not kept: the DSN changed.
+    const old = previous !== undefined ? pools.get(previous) : undefined;
+    if (old) {
+      traceEvent('pool.credentials-changed', database);
+      for (const c of old.idle.splice(0)) c.close();
+      forgetIfUnused(old);
+    }
   }
   return pool;
 }
 
 function forgetIfUnused(pool: Pool): void {
-  if (pool.idle.length === 0 && pool.leased === 0 && pools.get(pool.key) === pool) pools.delete(pool.key);
+  if (pool.idle.length === 0 && pool.leased === 0 && !pool.growing && pools.get(pool.key) === pool) {
+    pools.delete(pool.key);
+    if (current.get(pool.account) === pool.key) current.delete(pool.account);
+  }
 }
 
 /** Errors meaning the session is gone (not a failed statement on a live session). */
@@ -170,6 +194,17 @@ export class PooledClient implements GranterClient {
     return this.completed;
   }
 
+  /** Makes release() close the connection (work on it failed outside query()/batch()). */
+  discard(): void {
+    this.failed = true;
+  }
+
+  /** Closes an idle connection (taken out of the idle list by the caller). */
+  close(): Promise<void> {
+    clearTimeout(this.idleTimer);
+    return this.client.end().catch(() => undefined);
+  }
+
   /** Warnings received since the last take(), each with the index of the batch statement that raised it. */
   takeWarnings(): Warning[] {
     const out = this.warnings;
@@ -262,6 +297,18 @@ export class PooledClient implements GranterClient {
       await client.end().catch(() => undefined);
       throw connectionError(action, granter, pool.database, e, secrets);
     }
+    try {
+      // The catalog queries are prepared once per connection; by default PostgreSQL would
+      // still plan them anew on most executions (their custom plans look cheaper than the
+      // generic one), which costs more than running them. Set once, for this connection's
+      // whole life, before it is ever used: not state a lease leaves behind.
+      await client.query(
+        `SELECT set_config('plan_cache_mode', 'force_generic_plan', false) WHERE current_setting('server_version_num')::int >= 120000`,
+      );
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      throw e;
+    }
     return client;
   }
 
@@ -281,6 +328,10 @@ export class PooledClient implements GranterClient {
         c.reused = true;
         break;
       }
+      // The pool is in steady use and now has nothing left in reserve: open one spare in the
+      // background, so that a second request at the same moment finds a connection ready
+      // instead of paying for a handshake (a first use opens only what it needs).
+      if (c && pool.idle.length === 0 && !pool.growing && pool.leased < POOL_MAX_IDLE) void PooledClient.grow(pool);
       if (!c) {
         traceEvent('pool.open', database);
         c = new PooledClient(pool, await PooledClient.connect(pool, granter, action, secrets));
@@ -298,6 +349,37 @@ export class PooledClient implements GranterClient {
     }
   }
 
+  /** Puts an unused connection in the idle list, closed after POOL_IDLE_MS unless used again. */
+  private park(): void {
+    const pool = this.pool;
+    this.warnings = [];
+    socketRef(this.client, false);
+    this.idleTimer = setTimeout(() => {
+      const i = pool.idle.indexOf(this);
+      if (i >= 0) pool.idle.splice(i, 1);
+      forgetIfUnused(pool);
+      void this.client.end().catch(() => undefined);
+    }, POOL_IDLE_MS);
+    this.idleTimer.unref();
+    pool.idle.push(this);
+  }
+
+  /** Opens a spare connection into the idle list; a failure is only traced (the next acquire reports it). */
+  private static async grow(pool: Pool): Promise<void> {
+    pool.growing = true;
+    try {
+      const client = await PooledClient.connect(pool, pool.granter, 'cannot open a spare pooled connection', [pool.granter.password]);
+      const c = new PooledClient(pool, client);
+      if (pool.closed || current.get(pool.account) !== pool.key || pool.idle.length >= POOL_MAX_IDLE) await c.close();
+      else c.park();
+    } catch {
+      traceEvent('pool.spare-failed', pool.database);
+    } finally {
+      pool.growing = false;
+      forgetIfUnused(pool);
+    }
+  }
+
   /**
    * Ends the lease: back to the pool if clean (see the header), else closed. The returned
    * promise settles once a closed connection's backend is gone (its locks with it).
@@ -307,17 +389,9 @@ export class PooledClient implements GranterClient {
     pool.leased--;
     this.lease = undefined;
     const clean = !this.dead && !this.failed && !this.mayHoldLocks && this.client.getTransactionStatus() === 'I';
-    if (clean && !pool.closed && pool.idle.length < POOL_MAX_IDLE) {
-      this.warnings = [];
-      socketRef(this.client, false);
-      this.idleTimer = setTimeout(() => {
-        const i = pool.idle.indexOf(this);
-        if (i >= 0) pool.idle.splice(i, 1);
-        forgetIfUnused(pool);
-        void this.client.end().catch(() => undefined);
-      }, POOL_IDLE_MS);
-      this.idleTimer.unref();
-      pool.idle.push(this);
+    const superseded = current.get(pool.account) !== pool.key; // credentials changed meanwhile
+    if (clean && !pool.closed && !superseded && pool.idle.length < POOL_MAX_IDLE) {
+      this.park();
       return Promise.resolve();
     }
     if (!clean) traceEvent('pool.discard', this.database);
@@ -333,18 +407,29 @@ export async function closeProvisionPools(): Promise<void> {
   const ending: Promise<unknown>[] = [];
   for (const pool of all) {
     pool.closed = true;
-    for (const c of pool.idle.splice(0)) ending.push(c.client.end().catch(() => undefined));
+    for (const c of pool.idle.splice(0)) ending.push(c.close());
   }
+  current.clear();
   await Promise.all(ending);
 }
 
-/** For tests and diagnostics: pools and idle connections per pool (no keys, no credentials). */
-export function provisionPoolStats(): { pools: number; idle: number; leased: number } {
+/** For tests and diagnostics: pools, and their idle, leased and being-opened spare connections (no keys, no credentials). */
+export function provisionPoolStats(): { pools: number; idle: number; leased: number; opening: number } {
   let idle = 0;
   let leased = 0;
+  let opening = 0;
   for (const p of pools.values()) {
     idle += p.idle.length;
     leased += p.leased;
+    if (p.growing) opening++;
   }
-  return { pools: pools.size, idle, leased };
+  return { pools: pools.size, idle, leased, opening };
+}
+
+/**
+ * Tests only: the node-postgres clients idle in the pools, to simulate a backend whose death
+ * the pool has not noticed yet.
+ */
+export function idleClientsForTests(): pg.Client[] {
+  return [...pools.values()].flatMap((p) => p.idle.map((c) => c.client));
 }

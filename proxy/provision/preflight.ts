@@ -8,11 +8,12 @@
  * it warns "no privileges were granted" and carries on. We check grant options on every
  * table and sequence up front (and the provisioner also refuses any such warning).
  *
- * The facts come from two kinds of query, each one round trip, and the provisioner runs them
- * in parallel: one batch on the maintenance database (granter, role, marker and databases;
- * sent right after the role lock in the same batch), and one query per plan database (its
- * schemas, grant options and default-privilege creators). The checks below are then pure
- * and run in the same order as ever, so the first problem reported is the same one.
+ * The facts come in few round trips, which the provisioner runs in parallel: one batch on
+ * the maintenance database (granter, role, marker and databases; sent right after the role
+ * lock in the same batch), and one or two per plan database (see below: schemas, grant
+ * options, default-privilege creators, and whether an existing role is already current).
+ * The checks below are then pure and run in the same order as ever, so the first problem
+ * reported is the same one.
  */
 import type pg from 'pg';
 import type { DatabasePlan, DatabasePrivilege, ProvisionPlan } from '../../policy/plan';
@@ -28,6 +29,8 @@ export interface DatabaseReadiness {
   grantPrivileges: DatabasePrivilege[];
   /** Per schema: roles whose future tables/sequences get default privileges. */
   creators: Map<string, string[]>;
+  /** The existing role already has exactly what this database's statements would give it (see databaseUnchanged). */
+  unchanged: boolean;
 }
 
 export interface PreflightResult {
@@ -187,6 +190,19 @@ interface MissingGrant {
   missing: string;
 }
 
+/*
+ * Facts from each plan database come in up to two round trips on the connection its grants
+ * will use, so that no query is planned or run for nothing: catalog queries are prepared once
+ * per pooled connection, but PostgreSQL drops every cached plan of a database whenever a
+ * schema's ACL changes there (any GRANT ON SCHEMA), so their planning cost is paid again after
+ * each new role's provisioning.
+ * 1. SCHEMA_FACTS, in parallel with the role lock and the maintenance-database facts; with
+ *    it GRANT_OPTION_FACTS when the granter was recently seen not to be a superuser.
+ * 2. Once those tell whether the granter is a superuser and whether the role exists (and the
+ *    role lock is held): GRANT_OPTION_FACTS (non-superuser granter, if not sent yet) and
+ *    CURRENT_FACTS (existing role).
+ */
+
 export interface SchemaRow {
   schema: string;
   found: boolean;
@@ -197,56 +213,176 @@ export interface SchemaRow {
   create_go: boolean | null;
   /** The granter may ALTER DEFAULT PRIVILEGES FOR ROLE creator (superuser; PG16+ SET on it; 15 membership). */
   can_act: boolean | null;
+}
+
+/** $1: the plan's schema names. One row per schema, in plan order. */
+export const SCHEMA_FACTS: PreparedQuery = {
+  name: 'mayfly_schema_facts_v2',
+  types: ['text[]'],
+  sql: `SELECT w.schema, n.oid IS NOT NULL AS found, pg_get_userbyid(n.nspowner) AS owner,
+               pg_get_userbyid(x.creator) AS creator,
+               has_schema_privilege(n.oid, 'USAGE WITH GRANT OPTION') AS usage_go,
+               has_schema_privilege(n.oid, 'CREATE WITH GRANT OPTION') AS create_go,
+               CASE WHEN n.oid IS NOT NULL
+                    THEN pg_has_role(current_user, x.creator, CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'SET' ELSE 'MEMBER' END)
+               END AS can_act
+          FROM unnest($1::text[]) WITH ORDINALITY AS w(schema, ord)
+          LEFT JOIN pg_namespace n ON n.nspname = w.schema
+          LEFT JOIN LATERAL (
+            SELECT CASE WHEN n.nspowner = 'pg_database_owner'::regrole
+                        THEN (SELECT d.datdba FROM pg_database d WHERE d.datname = current_database())
+                        ELSE n.nspowner END AS creator) x ON true
+         ORDER BY w.ord`,
+};
+
+export function schemaFactsArgs(db: DatabasePlan): string[] {
+  return [textArrayLiteral(db.schemas.map((s) => s.schema))];
+}
+
+interface GrantOptionRow {
   missing_tables: MissingGrant[] | null;
   missing_sequences: MissingGrant[] | null;
 }
 
 /**
- * Everything the schema checks need on one database, one row per plan schema, in plan order.
- * $1: schema names; $2, $3: per schema, its table and sequence privileges joined by commas.
- * Grant options on relations are only looked up for a non-superuser granter (a superuser
- * has them all).
+ * Tables and sequences the (non-superuser) granter cannot grant the plan's privileges on.
+ * $1: schema names; $2, $3: per schema, the table and sequence privileges joined by commas.
+ * One row per schema, in order (nothing for a missing schema).
  */
-/** Name under which SCHEMA_FACTS_SQL is prepared on pooled connections. */
-export const SCHEMA_FACTS_NAME = 'mayfly_schema_facts_v1';
+const GRANT_OPTION_FACTS: PreparedQuery = {
+  name: 'mayfly_grant_option_facts_v2',
+  types: ['text[]', 'text[]', 'text[]'],
+  sql: `SELECT
+          CASE WHEN w.nsp IS NULL OR w.tables = '' THEN NULL ELSE (
+            SELECT json_agg(json_build_object('relname', m.relname, 'owner', m.owner, 'missing', m.missing) ORDER BY m.relname)
+              FROM (SELECT c.relname, pg_get_userbyid(c.relowner) AS owner, string_agg(p.priv, ', ' ORDER BY p.priv) AS missing
+                      FROM pg_class c CROSS JOIN unnest(string_to_array(w.tables, ',')) AS p(priv)
+                     WHERE c.relnamespace = w.nsp AND c.relkind IN ('r','p','v','m','f')
+                       AND NOT has_table_privilege(c.oid, p.priv || ' WITH GRANT OPTION')
+                     GROUP BY c.relname, c.relowner) m) END AS missing_tables,
+          CASE WHEN w.nsp IS NULL OR w.sequences = '' THEN NULL ELSE (
+            SELECT json_agg(json_build_object('relname', m.relname, 'owner', m.owner, 'missing', m.missing) ORDER BY m.relname)
+              FROM (SELECT c.relname, pg_get_userbyid(c.relowner) AS owner, string_agg(p.priv, ', ' ORDER BY p.priv) AS missing
+                      FROM pg_class c CROSS JOIN unnest(string_to_array(w.sequences, ',')) AS p(priv)
+                     WHERE c.relnamespace = w.nsp AND c.relkind = 'S'
+                       AND NOT has_sequence_privilege(c.oid, p.priv || ' WITH GRANT OPTION')
+                     GROUP BY c.relname, c.relowner) m) END AS missing_sequences
+          FROM (SELECT u.*, n.oid AS nsp
+                  FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(schema, tables, sequences, ord)
+                  LEFT JOIN pg_namespace n ON n.nspname = u.schema) w
+         ORDER BY w.ord`,
+};
 
-export const SCHEMA_FACTS_SQL = `
-  WITH me AS (
-    SELECT r.rolsuper AS superuser, current_setting('server_version_num')::int AS version_num
-      FROM pg_roles r WHERE r.rolname = current_user
-  ), s AS (
-    SELECT w.ord, w.schema, w.tables, w.sequences, n.oid, pg_get_userbyid(n.nspowner) AS owner,
-           CASE WHEN pg_get_userbyid(n.nspowner) = 'pg_database_owner'
-                THEN (SELECT pg_get_userbyid(d.datdba) FROM pg_database d WHERE d.datname = current_database())
-                ELSE pg_get_userbyid(n.nspowner) END AS creator
-      FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS w(schema, tables, sequences, ord)
-      LEFT JOIN pg_namespace n ON n.nspname = w.schema
-  )
-  SELECT s.schema, s.oid IS NOT NULL AS found, s.owner, s.creator,
-         has_schema_privilege(s.oid, 'USAGE WITH GRANT OPTION') AS usage_go,
-         has_schema_privilege(s.oid, 'CREATE WITH GRANT OPTION') AS create_go,
-         CASE WHEN s.oid IS NULL THEN NULL
-              WHEN me.superuser OR s.creator = current_user THEN true
-              ELSE pg_has_role(current_user, s.creator, CASE WHEN me.version_num >= 160000 THEN 'SET' ELSE 'MEMBER' END) END AS can_act,
-         CASE WHEN s.oid IS NULL OR me.superuser OR s.tables = '' THEN NULL ELSE (
-           SELECT json_agg(json_build_object('relname', m.relname, 'owner', m.owner, 'missing', m.missing) ORDER BY m.relname)
-             FROM (SELECT c.relname, pg_get_userbyid(c.relowner) AS owner, string_agg(p.priv, ', ' ORDER BY p.priv) AS missing
-                     FROM pg_class c CROSS JOIN unnest(string_to_array(s.tables, ',')) AS p(priv)
-                    WHERE c.relnamespace = s.oid AND c.relkind IN ('r','p','v','m','f')
-                      AND NOT has_table_privilege(c.oid, p.priv || ' WITH GRANT OPTION')
-                    GROUP BY c.relname, c.relowner) m) END AS missing_tables,
-         CASE WHEN s.oid IS NULL OR me.superuser OR s.sequences = '' THEN NULL ELSE (
-           SELECT json_agg(json_build_object('relname', m.relname, 'owner', m.owner, 'missing', m.missing) ORDER BY m.relname)
-             FROM (SELECT c.relname, pg_get_userbyid(c.relowner) AS owner, string_agg(p.priv, ', ' ORDER BY p.priv) AS missing
-                     FROM pg_class c CROSS JOIN unnest(string_to_array(s.sequences, ',')) AS p(priv)
-                    WHERE c.relnamespace = s.oid AND c.relkind = 'S'
-                      AND NOT has_sequence_privilege(c.oid, p.priv || ' WITH GRANT OPTION')
-                    GROUP BY c.relname, c.relowner) m) END AS missing_sequences
-    FROM s CROSS JOIN me
-   ORDER BY s.ord`;
+interface CurrentRow {
+  current: boolean;
+  /** Privileges the role holds on this database from its owner (same on every row). */
+  db_privs_held: string[] | null;
+  /** A GRANT ON DATABASE by the granter is recorded with the owner as grantor (superuser or owner). */
+  db_grantor_is_owner: boolean;
+}
 
-export function schemaFactsParams(db: DatabasePlan): unknown[] {
-  return [db.schemas.map((s) => s.schema), db.schemas.map((s) => s.tablePrivileges.join(',')), db.schemas.map((s) => s.sequencePrivileges.join(','))];
+/**
+ * Whether an existing role's privileges in each schema already are exactly what the
+ * provisioning statements would leave: they REVOKE ALL then GRANT on every table and
+ * sequence (so the role's privileges from their owner, the grantor a superuser or owner
+ * granter acts as, become exactly the plan's, without grant option or column privileges;
+ * pg_shdepend lists the columns the role has privileges on, whoever granted them), and only
+ * add to the schema's and the default privileges (so those must already include the plan's).
+ * Only ever true where the granter is a superuser or the object's owner (the grantor is then
+ * certain); anything else counts as changed. Default privileges are checked for the roles
+ * checkSchemas puts in FOR ROLE: the granter, and the schema's creator when it may act for it.
+ * $1: schema names; per schema, joined by commas: $2 table, $3 sequence, $4 schema
+ * privileges; $5: the role.
+ */
+const CURRENT_FACTS: PreparedQuery = {
+  name: 'mayfly_current_facts_v2',
+  types: ['text[]', 'text[]', 'text[]', 'text[]', 'name'],
+  sql: `WITH me AS (SELECT r.oid, r.rolsuper AS superuser, current_setting('server_version_num')::int AS version_num
+                      FROM pg_roles r WHERE r.rolname = current_user),
+             t AS (SELECT r.oid FROM pg_roles r WHERE r.rolname = $5),
+             db AS (SELECT d.oid, d.datdba, d.datacl FROM pg_database d WHERE d.datname = current_database()),
+             w AS (
+               SELECT u.*, n.oid AS nsp, n.nspowner, n.nspacl,
+                      CASE WHEN n.nspowner = 'pg_database_owner'::regrole THEN db.datdba ELSE n.nspowner END AS creator
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS u(schema, tables, sequences, schema_privs, ord)
+                 LEFT JOIN pg_namespace n ON n.nspname = u.schema
+                CROSS JOIN db)
+        SELECT COALESCE(w.nsp IS NOT NULL
+                 AND (me.superuser OR w.nspowner = me.oid)
+                 AND string_to_array(w.schema_privs, ',')
+                     <@ ARRAY(SELECT a.privilege_type FROM aclexplode(w.nspacl) a WHERE a.grantee = t.oid AND a.grantor = w.nspowner)
+                 AND NOT EXISTS (
+                   SELECT 1 FROM pg_class c
+                    CROSS JOIN LATERAL (SELECT string_to_array(CASE WHEN c.relkind = 'S' THEN w.sequences ELSE w.tables END, ',') AS privs) want
+                    WHERE c.relnamespace = w.nsp AND c.relkind IN ('r','p','v','m','f','S')
+                      AND NOT ((me.superuser OR c.relowner = me.oid)
+                               AND (SELECT count(*) = cardinality(want.privs)
+                                           AND bool_and(a.privilege_type = ANY (want.privs) AND NOT a.is_grantable) IS NOT FALSE
+                                      FROM aclexplode(c.relacl) a WHERE a.grantee = t.oid AND a.grantor = c.relowner)))
+                 AND NOT EXISTS (
+                   SELECT 1 FROM pg_shdepend sd JOIN pg_class c ON c.oid = sd.objid
+                    WHERE sd.refclassid = 'pg_authid'::regclass AND sd.refobjid = t.oid AND sd.dbid = db.oid
+                      AND sd.classid = 'pg_class'::regclass AND sd.objsubid <> 0 AND c.relnamespace = w.nsp)
+                 AND NOT EXISTS (
+                   SELECT 1
+                     FROM (VALUES ('r', w.tables), ('S', w.sequences)) AS k(objtype, privs)
+                     CROSS JOIN unnest(CASE WHEN w.creator <> me.oid
+                                             AND (me.superuser OR pg_has_role(current_user, w.creator, CASE WHEN me.version_num >= 160000 THEN 'SET' ELSE 'MEMBER' END))
+                                            THEN ARRAY[me.oid, w.creator] ELSE ARRAY[me.oid] END) AS cr(oid)
+                     CROSS JOIN unnest(string_to_array(k.privs, ',')) AS x(priv)
+                    WHERE x.priv NOT IN (
+                      SELECT a.privilege_type FROM pg_default_acl d, aclexplode(d.defaclacl) a
+                       WHERE d.defaclrole = cr.oid AND d.defaclnamespace = w.nsp AND d.defaclobjtype = k.objtype::"char"
+                         AND a.grantee = t.oid AND a.grantor = cr.oid)), false) AS current,
+               ARRAY(SELECT a.privilege_type FROM aclexplode(db.datacl) a WHERE a.grantee = t.oid AND a.grantor = db.datdba) AS db_privs_held,
+               (me.superuser OR db.datdba = me.oid) AS db_grantor_is_owner
+          FROM w CROSS JOIN me CROSS JOIN t CROSS JOIN db
+         ORDER BY w.ord`,
+};
+
+/**
+ * The statements of the second kind for one database: grant options (for a non-superuser
+ * granter) and/or whether the existing role is current. They need only the plan, so they can
+ * go in the first round trip when it is already likely that they will be needed.
+ */
+export function moreSchemaFacts(db: DatabasePlan, want: { grantOptions: boolean; current: boolean }, roleName: string): BatchPart[] {
+  const parts: BatchPart[] = [];
+  const schemas = textArrayLiteral(db.schemas.map((s) => s.schema));
+  const tables = textArrayLiteral(db.schemas.map((s) => s.tablePrivileges.join(',')));
+  const sequences = textArrayLiteral(db.schemas.map((s) => s.sequencePrivileges.join(',')));
+  if (want.grantOptions) parts.push({ query: GRANT_OPTION_FACTS, args: [schemas, tables, sequences] });
+  if (want.current)
+    parts.push({
+      query: CURRENT_FACTS,
+      args: [schemas, tables, sequences, textArrayLiteral(db.schemas.map((s) => s.schemaPrivileges.join(','))), sqlLiteral(roleName)],
+    });
+  return parts;
+}
+
+/** Reads moreSchemaFacts' results (in the same order). */
+export function parseMoreSchemaFacts(
+  parts: BatchPart[],
+  results: pg.QueryResult[],
+): { grantOptions?: GrantOptionRow[]; current?: CurrentRow[] } {
+  const out: { grantOptions?: GrantOptionRow[]; current?: CurrentRow[] } = {};
+  parts.forEach((part, i) => {
+    if (typeof part === 'string') return;
+    if (part.query === GRANT_OPTION_FACTS) out.grantOptions = results[i]!.rows as GrantOptionRow[];
+    if (part.query === CURRENT_FACTS) out.current = results[i]!.rows as CurrentRow[];
+  });
+  return out;
+}
+
+/**
+ * Whether provisioning would change nothing on this database for the (existing) role: every
+ * schema is current and the role already holds the database privileges to grant, from the
+ * grantor the GRANT would record. Such a database is left alone (no transaction, no lock).
+ */
+export function databaseUnchanged(db: DatabasePlan, current: CurrentRow[] | undefined, grantPrivileges: readonly DatabasePrivilege[]): boolean {
+  if (!current || !db.schemas.length || current.length !== db.schemas.length || !current.every((r) => r.current === true)) return false;
+  const first = current[0]!;
+  if (!grantPrivileges.length) return true;
+  return first.db_grantor_is_owner && grantPrivileges.every((p) => (first.db_privs_held ?? []).includes(p));
 }
 
 /** Schemas, grant options on schemas/tables/sequences and default-privilege creators, on one database. */
@@ -254,6 +390,7 @@ export async function checkSchemas(
   c: PooledClient,
   db: DatabasePlan,
   rows: SchemaRow[],
+  grantOptions: GrantOptionRow[] | undefined,
   granter: GranterFacts,
   fail: Fail,
 ): Promise<Map<string, string[]>> {
@@ -285,8 +422,8 @@ export async function checkSchemas(
         });
     }
     if (!granter.superuser) {
-      refuseMissing(row.missing_tables, s.tablePrivileges, 'TABLES', 'table', at, granter, fail);
-      refuseMissing(row.missing_sequences, s.sequencePrivileges, 'SEQUENCES', 'sequence', at, granter, fail);
+      refuseMissing(grantOptions?.[i]?.missing_tables ?? null, s.tablePrivileges, 'TABLES', 'table', at, granter, fail);
+      refuseMissing(grantOptions?.[i]?.missing_sequences ?? null, s.sequencePrivileges, 'SEQUENCES', 'sequence', at, granter, fail);
     }
 
     // Default privileges apply per creating role: cover the granter's future tables, and the

@@ -27,6 +27,8 @@
  *   protects; an undo after that point takes the grants lock again.
  * - The new password's SCRAM verifier (PBKDF2) is computed on the thread pool while the
  *   pre-flight waits on the network.
+ * - On a server running on this machine, at most as many provisions run at once as there are
+ *   cores (./limiter.ts); the others wait their turn in memory, in arrival order.
  */
 import type { ProvisionPlan } from '../../policy/plan';
 import { MARKER_ROLE, provisionSteps, type Step } from '../../policy/sql';
@@ -35,17 +37,21 @@ import { dropOwnedStatement, dropRoleStatement } from './cleanupSql';
 import { errorFacts, ProvisionError, statementError, withNote, type ProvisionErrorInit } from './errors';
 import { MARKER_FACTS, parseMarkerFacts } from './facts';
 import { GRANTS_LOCK_STATEMENTS, GRANTS_UNLOCK_STATEMENT, localKey, roleLockStatements, serializeLocal, UNLOCK_ALL_STATEMENT } from './locks';
-import { PooledClient, type Warning } from './pool';
+import { granterLikelyNotSuperuser, noteGranterSuperuser, noteRoleExists, roleLikelyExists } from './hints';
+import { admitted } from './limiter';
+import { PooledClient, type BatchPart, type Warning } from './pool';
 import {
   checkDatabases,
   checkPlan,
   checkRoleAndGranter,
   checkSchemas,
+  databaseUnchanged,
   mainFactsStatements,
   parseMainFacts,
-  SCHEMA_FACTS_NAME,
-  SCHEMA_FACTS_SQL,
-  schemaFactsParams,
+  moreSchemaFacts,
+  parseMoreSchemaFacts,
+  SCHEMA_FACTS,
+  schemaFactsArgs,
   type DatabaseReadiness,
   type PreflightResult,
   type SchemaRow,
@@ -78,7 +84,7 @@ export async function provision(granter: ConnectionParams, plan: ProvisionPlan, 
   if (!(t >= 0 && t <= MAX_VALID_UNTIL))
     throw new ProvisionError({ action, cause: 'validUntil is not a valid date between 1970 and 9999', hint: 'Pass a Date.' });
   if (opts.newPassword === '') throw new ProvisionError({ action, cause: 'the new password is empty', hint: 'Pass a generated password.' });
-  return serializeLocal(localKey(granter, plan.role), () => provisionNow(granter, plan, opts, action));
+  return serializeLocal(localKey(granter, plan.role), () => admitted(granter, () => provisionNow(granter, plan, opts, action)));
 }
 
 async function provisionNow(granter: ConnectionParams, plan: ProvisionPlan, opts: ProvisionOptions, action: string): Promise<ProvisionOutcome> {
@@ -106,6 +112,7 @@ async function provisionNow(granter: ConnectionParams, plan: ProvisionPlan, opts
     trace.mark('preflight');
     const out = await execute(main, dbs, ordered, opts, pre, verifier, action, secrets, trace);
     ok = true;
+    noteRoleExists(granter, plan.role, true);
     return out;
   } catch (e) {
     throw statementError(action, e, { granter: granter.user }, secrets);
@@ -143,22 +150,55 @@ async function preflight(
 ): Promise<PreflightResult> {
   main.mayHoldLocks = true;
   const mainWork = main.batch([...roleLockStatements(plan.role), ...mainFactsStatements(plan)]);
+  // Each database's facts: SCHEMA_FACTS (and, for a granter likely not a superuser, its grant
+  // options) need no lock and go in parallel with the role lock; whether the role's privileges
+  // are current is only read once the role lock is held, since Mayfly changes a role's grants
+  // under that lock only. When the role likely exists (./hints.ts), everything waits for the
+  // lock instead and travels in that one round trip.
+  const waitForLock = roleLikelyExists(granter, plan.role);
+  const early = { schema: !waitForLock, grantOptions: !waitForLock && granterLikelyNotSuperuser(granter), current: false };
   const dbWork = plan.databases.map(async (d) => {
     const c = await PooledClient.acquire(granter, d.database, action, secrets);
     dbs.set(d.database, c);
-    return (await c.query<SchemaRow & Record<string, unknown>>(SCHEMA_FACTS_SQL, schemaFactsParams(d), SCHEMA_FACTS_NAME)).rows as SchemaRow[];
+    if (!early.schema) return undefined;
+    const more = moreSchemaFacts(d, early, plan.role);
+    const results = await c.batch([{ query: SCHEMA_FACTS, args: schemaFactsArgs(d) }, ...more]);
+    return { rows: results[0]!.rows as SchemaRow[], more: parseMoreSchemaFacts(more, results.slice(1)) };
   });
-  const [mainResult, ...dbResults] = await Promise.allSettled([mainWork, ...dbWork]);
+  const [mainResult, ...firstResults] = await Promise.allSettled([mainWork, ...dbWork]);
   if (mainResult!.status === 'rejected') throw mainResult!.reason;
   const facts = parseMainFacts(mainResult!.value as Awaited<typeof mainWork>);
+  noteGranterSuperuser(granter, facts.granter.superuser);
+  noteRoleExists(granter, plan.role, facts.role.exists);
   checkRoleAndGranter(plan, wantsNewPassword, facts, fail);
   const info = checkDatabases(plan, facts.granter, facts.databaseRows, fail);
+  // What the first round trip did not ask but is needed, now under the role lock.
+  const late = { grantOptions: !facts.granter.superuser && !early.grantOptions, current: facts.role.exists };
+  const dbResults = await Promise.allSettled(
+    plan.databases.map(async (db, i) => {
+      const first = firstResults[i]!;
+      if (first.status === 'rejected') throw first.reason;
+      const c = dbs.get(db.database)!;
+      const more = moreSchemaFacts(db, late, plan.role);
+      const parts: BatchPart[] = first.value ? more : [{ query: SCHEMA_FACTS, args: schemaFactsArgs(db) }, ...more];
+      if (!parts.length) return first.value!;
+      const results = await c.batch(parts);
+      if (first.value) return { rows: first.value.rows, more: { ...first.value.more, ...parseMoreSchemaFacts(more, results) } };
+      return { rows: results[0]!.rows as SchemaRow[], more: parseMoreSchemaFacts(more, results.slice(1)) };
+    }),
+  );
   const databases: DatabaseReadiness[] = [];
   for (const [i, db] of plan.databases.entries()) {
     const r = dbResults[i]!;
+    // A database whose first query failed (connection, or statement) is reported in its turn;
+    // one whose second query failed after the first succeeded, after the checks the first allows.
+    const first = firstResults[i]!;
+    if (r.status === 'rejected' && (first.status === 'rejected' || !first.value)) throw r.reason;
+    const got = r.status === 'fulfilled' ? r.value : first.status === 'fulfilled' ? first.value! : undefined;
+    const creators = await checkSchemas(dbs.get(db.database)!, db, got!.rows, r.status === 'fulfilled' ? got!.more.grantOptions : undefined, facts.granter, fail);
     if (r.status === 'rejected') throw r.reason;
-    const creators = await checkSchemas(dbs.get(db.database)!, db, r.value as SchemaRow[], facts.granter, fail);
-    databases.push({ database: db.database, grantPrivileges: info.get(db.database)!.grantPrivileges, creators });
+    const grantPrivileges = info.get(db.database)!.grantPrivileges;
+    databases.push({ database: db.database, grantPrivileges, creators, unchanged: facts.role.exists && databaseUnchanged(db, got!.more.current, grantPrivileges) });
   }
   return { granter: facts.granter, role: facts.role, marker: facts.marker, databases };
 }
@@ -184,7 +224,8 @@ function whereOf(database: string, steps: Step[], i: number): Where {
   return schema !== undefined ? { database, schema } : { database };
 }
 
-const isLockTimeout = (e: unknown) => (e as { code?: unknown })?.code === '55P03';
+/** The REVOKEs databaseSteps (policy/sql.ts) starts each schema with; a role created in this provision has nothing to revoke. */
+const REVOKE_ALL = /^REVOKE ALL ON ALL (TABLES|SEQUENCES) IN SCHEMA /;
 
 async function execute(
   main: PooledClient,
@@ -218,45 +259,65 @@ async function execute(
   let committed: PooledClient[] = [];
   let where: Where = {};
   try {
-    // The grants lock; for a new role, in the same round trip, its creation (committed
-    // before any grant: other databases' sessions must see it). Another role's provisioning
-    // may have created the marker since the pre-flight: if it was missing, look again first.
     let steps = stepsFor(false);
+    // What must run, per database: nothing where the existing role already has exactly what
+    // the statements would give it; for a role created here, no REVOKE (it holds nothing yet).
+    const work = () =>
+      steps.databases
+        .filter((d) => !ready.get(d.database)?.unchanged)
+        .map((d) => ({ database: d.database, steps: pre.role.exists ? d.steps : d.steps.filter((x) => !REVOKE_ALL.test(x.sql)) }))
+        .filter((d) => d.steps.length > 0);
+
     if (pre.role.exists) {
-      await main.batch(GRANTS_LOCK_STATEMENTS);
-      grantsLocked = true;
-    } else {
-      let lockAndCreate = [...GRANTS_LOCK_STATEMENTS];
-      if (!pre.marker.exists) {
-        const r = await main.batch([...GRANTS_LOCK_STATEMENTS, { query: MARKER_FACTS, args: [sqlLiteral(MARKER_ROLE)] }]);
+      if (work().length) {
+        await main.batch(GRANTS_LOCK_STATEMENTS);
         grantsLocked = true;
-        steps = stepsFor(!parseMarkerFacts(r[r.length - 1]!.rows, pre.granter).exists);
-        lockAndCreate = [];
       }
+    } else if (pre.marker.exists) {
+      // Create the role (NOLOGIN, committed: other databases' sessions must see it), then
+      // wait for the grants lock, in one round trip. Creating a role updates no row another
+      // provisioning also updates (it only inserts), so this needs no grants lock.
+      const create = ['BEGIN', ...steps.prepare, 'COMMIT'];
+      const lock = work().length ? GRANTS_LOCK_STATEMENTS : [];
       main.takeWarnings();
       mainInTransaction = true;
+      where = { database: main.database };
       try {
-        await main.batch([...lockAndCreate, 'BEGIN', ...steps.prepare, 'COMMIT']);
+        await main.batch([...create, ...lock]);
       } catch (e) {
-        where = isLockTimeout(e) ? {} : { database: main.database };
+        created = main.completedStatements >= create.length;
+        if (created) where = {};
         throw e;
       }
       mainInTransaction = false;
-      grantsLocked = true;
       created = true;
+      grantsLocked = lock.length > 0;
+      refuseSkipped(main.takeWarnings());
+    } else {
+      // The marker was missing: create it under the grants lock (two creators would collide),
+      // looking again first: another role's provisioning may have created it meanwhile.
+      const r = await main.batch([...GRANTS_LOCK_STATEMENTS, { query: MARKER_FACTS, args: [sqlLiteral(MARKER_ROLE)] }]);
+      grantsLocked = true;
+      steps = stepsFor(!parseMarkerFacts(r[r.length - 1]!.rows, pre.granter).exists);
+      main.takeWarnings();
+      mainInTransaction = true;
       where = { database: main.database };
+      await main.batch(['BEGIN', ...steps.prepare, 'COMMIT']);
+      mainInTransaction = false;
+      created = true;
       refuseSkipped(main.takeWarnings());
     }
-    trace.mark(pre.role.exists ? 'grants-lock' : 'grants-lock+create');
+    where = {};
+    trace.mark(grantsLocked ? (created ? 'create+grants-lock' : 'grants-lock') : created ? 'create' : 'unchanged');
 
     // Every database's grants: one transaction each, sent as one batch, the databases in
     // parallel; all kept open until every one succeeded. The statement that failed (or warned)
     // is known from how many completed, so errors still name its schema.
+    const todo = work();
     const begun = new Set<PooledClient>();
     const results = await Promise.all(
-      steps.databases.map(async (d): Promise<{ error: unknown; where: Where } | undefined> => {
+      todo.map(async (d): Promise<{ error: unknown; where: Where } | undefined> => {
         const c = dbs.get(d.database)!;
-        if (!d.steps.length) return undefined;
         c.takeWarnings();
         begun.add(c);
         try {
@@ -269,13 +330,13 @@ async function execute(
         return skipped ? { error: skippedError(skipped), where: whereOf(d.database, d.steps, skipped.statement - 1) } : undefined;
       }),
     );
-    pending = steps.databases.map((d) => dbs.get(d.database)!).filter((c) => begun.has(c));
+    pending = todo.map((d) => dbs.get(d.database)!).filter((c) => begun.has(c));
     const failure = results.find((r) => r !== undefined);
     if (failure) {
       where = failure.where;
       throw failure.error;
     }
-    trace.mark('grants');
+    if (todo.length) trace.mark('grants');
 
     const commits = await Promise.allSettled(pending.map((c) => c.query('COMMIT')));
     const toCommit = pending;
@@ -286,14 +347,15 @@ async function execute(
       where = { database: toCommit[commitFailure]!.database };
       throw (commits[commitFailure] as PromiseRejectedResult).reason;
     }
-    trace.mark('commit');
+    if (pending.length) trace.mark('commit');
 
     // Release the grants lock, then LOGIN + password + VALID UNTIL (ALTER ROLE grants nothing,
     // so there is no skipped-privilege warning to look for), then the role lock once that committed.
     where = {};
+    const unlockGrants = grantsLocked ? [GRANTS_UNLOCK_STATEMENT] : [];
     grantsLocked = false;
     mainInTransaction = true;
-    await main.batch([GRANTS_UNLOCK_STATEMENT, 'BEGIN', ...steps.finalize, 'COMMIT', UNLOCK_ALL_STATEMENT]);
+    await main.batch([...unlockGrants, 'BEGIN', ...steps.finalize, 'COMMIT', UNLOCK_ALL_STATEMENT]);
     mainInTransaction = false;
     main.mayHoldLocks = false;
     trace.mark('finalize');

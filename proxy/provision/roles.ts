@@ -13,6 +13,8 @@ import type { GranterClient } from './connection';
 import { ProvisionError, statementError } from './errors';
 import { GRANTER_FACTS, parseGranterFacts, parseRoleFacts, ROLE_FACTS, type GranterFacts, type RoleFacts } from './facts';
 import { localKey, roleLockStatements, serializeLocal, UNLOCK_ALL_STATEMENT } from './locks';
+import { noteGranterSuperuser, noteRoleExists } from './hints';
+import { admitted } from './limiter';
 import { PooledClient, type BatchPart } from './pool';
 import { sqlLiteral } from './sqlText';
 import { startTrace } from './trace';
@@ -46,19 +48,23 @@ function parseFacts(results: { rows: unknown[] }[]): { g: GranterFacts; r: RoleF
 export async function roleStatus(granter: ConnectionParams, role: string): Promise<RoleStatus> {
   const action = `cannot read the status of role "${role}"`;
   const secrets = [granter.password];
-  const trace = startTrace('roleStatus', role);
-  const main = await PooledClient.acquire(granter, granter.database, action, secrets);
-  try {
-    const { r } = parseFacts(await main.batch(factsStatements(role)));
-    const out: RoleStatus = { exists: r.exists, managed: r.managed, canLogin: r.exists && r.login && r.inValidity };
-    if (r.validUntil) out.validUntil = r.validUntil;
-    return out;
-  } catch (e) {
-    throw statementError(action, e, { granter: granter.user }, secrets);
-  } finally {
-    await main.release();
-    trace.done();
-  }
+  return admitted(granter, async () => {
+    const trace = startTrace('roleStatus', role);
+    const main = await PooledClient.acquire(granter, granter.database, action, secrets);
+    try {
+      const { g, r } = parseFacts(await main.batch(factsStatements(role)));
+      noteGranterSuperuser(granter, g.superuser);
+      noteRoleExists(granter, role, r.exists);
+      const out: RoleStatus = { exists: r.exists, managed: r.managed, canLogin: r.exists && r.login && r.inValidity };
+      if (r.validUntil) out.validUntil = r.validUntil;
+      return out;
+    } catch (e) {
+      throw statementError(action, e, { granter: granter.user }, secrets);
+    } finally {
+      await main.release();
+      trace.done();
+    }
+  });
 }
 
 /** Runs fn with the maintenance connection, the role locked, and facts about granter and role. */
@@ -69,27 +75,32 @@ function underRoleLock<T>(
   fn: (main: GranterClient, g: GranterFacts, r: RoleFacts) => Promise<T>,
 ): Promise<T> {
   const secrets = [granter.password];
-  return serializeLocal(localKey(granter, role), async () => {
-    const main = await PooledClient.acquire(granter, granter.database, action, secrets);
-    try {
-      main.mayHoldLocks = true;
-      const { g, r } = parseFacts(await main.batch([...roleLockStatements(role), ...factsStatements(role)]));
+  return serializeLocal(localKey(granter, role), () =>
+    admitted(granter, async () => {
+      const main = await PooledClient.acquire(granter, granter.database, action, secrets);
       try {
-        return await fn(main, g, r);
+        main.mayHoldLocks = true;
+        const { g, r } = parseFacts(await main.batch([...roleLockStatements(role), ...factsStatements(role)]));
+        noteGranterSuperuser(granter, g.superuser);
+        try {
+          return await fn(main, g, r);
+        } finally {
+          // Always released: here, or by PostgreSQL when release() closes a connection that still
+          // holds it. fn's statements run outside any transaction, so there is nothing to roll back.
+          await main
+            .query(UNLOCK_ALL_STATEMENT)
+            .then(() => (main.mayHoldLocks = false))
+            .catch(() => undefined);
+        }
+      } catch (e) {
+        // fn talks to main.client directly: after a failed statement, do not reuse the connection.
+        if (!(e instanceof ProvisionError)) main.discard();
+        throw statementError(action, e, { granter: granter.user }, secrets);
       } finally {
-        // Always released: here, or by PostgreSQL when release() closes a connection that still
-        // holds it. fn's statements run outside any transaction, so there is nothing to roll back.
-        await main
-          .query(UNLOCK_ALL_STATEMENT)
-          .then(() => (main.mayHoldLocks = false))
-          .catch(() => undefined);
+        await main.release();
       }
-    } catch (e) {
-      throw statementError(action, e, { granter: granter.user }, secrets);
-    } finally {
-      await main.release();
-    }
-  });
+    }),
+  );
 }
 
 /** The errors every change to an existing role checks first. */
