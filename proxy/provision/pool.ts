@@ -202,6 +202,9 @@ export class PooledClient implements GranterClient {
   /** Closes an idle connection (taken out of the idle list by the caller). */
   close(): Promise<void> {
     clearTimeout(this.idleTimer);
+    // Ref the socket while it ends: an awaited close on an unref'd socket would let the
+    // process exit mid-await (a CLI command then ended with code 0 and no output).
+    socketRef(this.client, true);
     return this.client.end().catch(() => undefined);
   }
 
