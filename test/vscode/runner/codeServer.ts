@@ -4,10 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { codeServerInstall, codeServerAvailable } from './paths';
+import { freePort } from '../../../proxy/demo/embeddedPostgres';
 
 export interface CodeServerOptions {
   /** false: keep VS Code's workspace trust on, so a folder opens in restricted mode. */
@@ -91,17 +91,7 @@ function installExitHook(): void {
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../../proxy/demo/embeddedPostgres';
 
 async function waitForHealthz(url: string, child: ChildProcess, timeoutMs: number, logFile: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
