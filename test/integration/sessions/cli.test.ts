@@ -10,23 +10,9 @@ import { runMayfly } from '../../support/cli';
 import { startProxy, type RunningProxy } from '../../support/proxyProcess';
 import { ControlClient } from '../../../proxy/control/client';
 import pg from 'pg';
+import { DEMO_POLICIES } from '../../support/policies';
 
-const POLICIES = `policy "pg-homolog" {
-  engine              = "postgres"
-  plugin_config_entry = "pg-homolog-credentials"
-  expiration          = "12h"
-  instances           = ["dellstore", "dellstore.store", "testdb"]
-  grant_privileges    = ["SELECT", "UPDATE"]
-}
-
-policy "store-readonly" {
-  engine              = "postgres"
-  plugin_config_entry = "pg-homolog-credentials"
-  expiration          = "1h"
-  instances           = ["dellstore.store"]
-  grant_privileges    = ["SELECT"]
-}
-
+const POLICIES = `${DEMO_POLICIES}
 policy "short" {
   engine              = "postgres"
   plugin_config_entry = "pg-homolog-credentials"

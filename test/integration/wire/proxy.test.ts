@@ -17,6 +17,7 @@ import { ScramClient } from '../../../proxy/wire/auth/scramClient';
 import { selfSignedFiles } from '../../../proxy/wire/tls';
 import { FrameDecoder, type Frame } from '../../../proxy/wire/protocol/frames';
 import * as wb from '../../support/wireBytes';
+import { DEMO_POLICIES } from '../../support/policies';
 
 /** A raw protocol client: send bytes, read framed messages. */
 class RawClient {
@@ -77,22 +78,7 @@ class RawClient {
   }
 }
 
-const POLICIES = `policy "pg-homolog" {
-  engine              = "postgres"
-  plugin_config_entry = "pg-homolog-credentials"
-  expiration          = "12h"
-  instances           = ["dellstore", "dellstore.store", "testdb"]
-  grant_privileges    = ["SELECT", "UPDATE"]
-}
-
-policy "store-readonly" {
-  engine              = "postgres"
-  plugin_config_entry = "pg-homolog-credentials"
-  expiration          = "1h"
-  instances           = ["dellstore.store"]
-  grant_privileges    = ["SELECT"]
-}
-
+const POLICIES = `${DEMO_POLICIES}
 policy "short" {
   engine              = "postgres"
   plugin_config_entry = "pg-homolog-credentials"
