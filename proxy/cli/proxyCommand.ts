@@ -28,7 +28,12 @@ export async function proxyCommand(opts: ProxyOptions, out: Output): Promise<num
   const log = createLogger((line) => out.err(line), { json: opts.json, debug: opts.debug });
   const app = new MayflyApp({ config: opts.config, log, watch: true });
   const socket = opts.control ?? defaultControlSocket();
-  await app.serveControl(socket);
+  // A refused control socket (e.g. a folder another user owns) must not leave the policy
+  // watcher holding the process open.
+  await app.serveControl(socket).catch(async (e: unknown) => {
+    await app.close();
+    throw e;
+  });
   let wire: Awaited<ReturnType<MayflyApp['serveWire']>> | undefined;
   try {
     if (opts.listen)

@@ -63,7 +63,11 @@ export class PolicyStore extends EventEmitter {
         if (previous) {
           next.set(p.name, { policy: previous.policy, stale: true });
           listing.push({ ...describePolicy(previous.policy), stale: true, problem: p.problem });
-        } else listing.push(describePolicy(p));
+        } else {
+          // Kept (invalid) so that opening it says what is wrong, not that it does not exist.
+          next.set(p.name, { policy: p, stale: false });
+          listing.push(describePolicy(p));
+        }
       }
     }
     this.policies = next;

@@ -132,8 +132,18 @@ export function startEmbeddedPostgres(): Promise<PgServer> {
   return embedded;
 }
 
-async function launchEmbedded(): Promise<PgServer> {
+/**
+ * A PostgreSQL 18 of the caller's own (not the shared one), with extra server flags — for
+ * tests that change server-wide settings such as TLS. Stopped by stopAllPostgres() too.
+ * `prepare` runs on the scratch folder before the server starts (e.g. to place certificates).
+ */
+export function startDedicatedEmbeddedPostgres(extraFlags: string[], prepare?: (dir: string) => void): Promise<PgServer> {
+  return launchEmbedded(extraFlags, prepare);
+}
+
+async function launchEmbedded(extraFlags: string[] = [], prepare?: (dir: string) => void): Promise<PgServer> {
   const dir = scratchDir();
+  prepare?.(dir);
   const port = await freePort();
   const password = randomSecret();
   const lines: string[] = [];
@@ -147,7 +157,7 @@ async function launchEmbedded(): Promise<PgServer> {
     createPostgresUser: true,
     initdbFlags: ['--encoding=UTF8'],
     // Room for the concurrency tests; fsync off because test data is disposable.
-    postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=off', '-c', 'listen_addresses=127.0.0.1', '-k', dir],
+    postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=off', '-c', 'listen_addresses=127.0.0.1', '-k', dir, ...extraFlags],
     onLog: (m) => lines.push(m),
     onError: (m) => lines.push(String(m instanceof Error ? m.message : m)),
   });
