@@ -132,16 +132,25 @@ export function startEmbeddedPostgres(): Promise<PgServer> {
   return embedded;
 }
 
+/** A server of the caller's own, which can also be taken down and brought back (fault tests). */
+export interface DedicatedPgServer extends PgServer {
+  /** Stops the server, keeping its data (clients see it go away). */
+  down(): Promise<void>;
+  /** Starts it again on the same port with the same data. */
+  up(): Promise<void>;
+}
+
 /**
  * A PostgreSQL 18 of the caller's own (not the shared one), with extra server flags — for
- * tests that change server-wide settings such as TLS. Stopped by stopAllPostgres() too.
- * `prepare` runs on the scratch folder before the server starts (e.g. to place certificates).
+ * tests that change server-wide settings such as TLS or restart the server. Stopped by
+ * stopAllPostgres() too. `prepare` runs on the scratch folder before the server starts
+ * (e.g. to place certificates).
  */
-export function startDedicatedEmbeddedPostgres(extraFlags: string[], prepare?: (dir: string) => void): Promise<PgServer> {
+export async function startDedicatedEmbeddedPostgres(extraFlags: string[] = [], prepare?: (dir: string) => void): Promise<DedicatedPgServer> {
   return launchEmbedded(extraFlags, prepare);
 }
 
-async function launchEmbedded(extraFlags: string[] = [], prepare?: (dir: string) => void): Promise<PgServer> {
+async function launchEmbedded(extraFlags: string[] = [], prepare?: (dir: string) => void): Promise<DedicatedPgServer> {
   const dir = scratchDir();
   prepare?.(dir);
   const port = await freePort();
@@ -153,7 +162,8 @@ async function launchEmbedded(extraFlags: string[] = [], prepare?: (dir: string)
     user: 'postgres',
     password,
     authMethod: 'scram-sha-256',
-    persistent: false,
+    // Persistent so that down()/up() keep the data; stop() removes the folder itself.
+    persistent: true,
     createPostgresUser: true,
     initdbFlags: ['--encoding=UTF8'],
     // Room for the concurrency tests; fsync off because test data is disposable.
@@ -163,12 +173,24 @@ async function launchEmbedded(extraFlags: string[] = [], prepare?: (dir: string)
   });
   await instance.initialise();
   await instance.start();
+  let running = true;
   const stop = async () => {
-    await instance.stop();
+    if (running) await instance.stop();
+    running = false;
     fs.rmSync(dir, { recursive: true, force: true });
   };
   stoppers.add(stop);
-  const server = makeServer('PostgreSQL 18 (embedded)', 0, port, password, () => lines.join(''), stop);
+  const base = makeServer('PostgreSQL 18 (embedded)', 0, port, password, () => lines.join(''), stop);
+  const server: DedicatedPgServer = Object.assign(base, {
+    async down() {
+      if (running) await instance.stop();
+      running = false;
+    },
+    async up() {
+      if (!running) await instance.start();
+      running = true;
+    },
+  });
   server.major = Number((await server.query<{ v: string }>('postgres', "SELECT current_setting('server_version_num') AS v"))[0]!.v) / 10000 | 0;
   server.label = `PostgreSQL ${server.major} (embedded)`;
   return server;
