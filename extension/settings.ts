@@ -7,8 +7,12 @@ export interface MayflySettings {
   policyFiles: string;
   configEntries: Record<string, string>;
   listen: string;
+  /** Whether session terminals get the server's address or the local proxy's. */
+  connectVia: 'server' | 'proxy';
   renewReminderMinutes: number;
 }
+
+const DEFAULT_LISTEN = '127.0.0.1:6432';
 
 export function readSettings(): MayflySettings {
   const c = vscode.workspace.getConfiguration('mayfly');
@@ -16,9 +20,18 @@ export function readSettings(): MayflySettings {
     policyFile: c.get<string>('policyFile', ''),
     policyFiles: c.get<string>('policyFiles', '**/{*.policy.hcl,config.hcl}'),
     configEntries: c.get<Record<string, string>>('configEntries', {}),
-    listen: c.get<string>('proxy.listen', '127.0.0.1:6432'),
+    listen: c.get<string>('proxy.listen', DEFAULT_LISTEN),
+    connectVia: c.get<string>('terminal.connectVia', 'server') === 'proxy' ? 'proxy' : 'server',
     renewReminderMinutes: c.get<number>('renewReminderMinutes', 10),
   };
+}
+
+/**
+ * The `--listen` address for the extension's proxy: only while terminals connect through
+ * it, so a window that does not need the listener never competes for its port.
+ */
+export function proxyListen(settings: MayflySettings): string | undefined {
+  return settings.connectVia === 'proxy' ? settings.listen.trim() || DEFAULT_LISTEN : undefined;
 }
 
 /** The configured policy file, or the first workspace file matching mayfly.policyFiles. */

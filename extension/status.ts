@@ -1,6 +1,7 @@
 /** The status bar item: proxy state and number of sessions; a click shows the logs on error. */
 import * as vscode from 'vscode';
 import type { ProxyState } from './proxy/supervisor';
+import { formatEndpoint } from '../proxy/control/viaProxy';
 
 export class StatusItem implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('mayfly.status', vscode.StatusBarAlignment.Left, 50);
@@ -19,7 +20,7 @@ export class StatusItem implements vscode.Disposable {
       case 'running':
         this.set(
           `$(database) Mayfly: ${sessions} session${sessions === 1 ? '' : 's'}`,
-          `Mayfly proxy running (pid ${state.pid})`,
+          `Mayfly proxy running (pid ${state.pid})${state.listen ? `, listening for Postgres clients on ${formatEndpoint(state.listen)}` : ''}`,
           sessions ? 'workbench.view.extension.mayfly' : 'mayfly.openSessionTerminal',
         );
         break;

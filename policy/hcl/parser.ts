@@ -478,14 +478,15 @@ class Parser {
     this.depth++;
     const body = this.parseBlockBody(openIdx);
     this.depth--;
+    const recovered = this.endCovering(body.items);
     const block: Block = {
       kind: 'block',
       type: this.tokenText(typeIdx),
       typeSpan: this.span(typeIdx),
       labels,
-      body: { items: body.items, span: { start: this.e[openIdx], end: body.close >= 0 ? this.s[body.close] : this.lastEnd } },
+      body: { items: body.items, span: { start: this.e[openIdx], end: body.close >= 0 ? this.s[body.close] : recovered } },
       openBrace: this.span(openIdx),
-      span: { start: this.s[typeIdx], end: body.close >= 0 ? this.e[body.close] : this.lastEnd },
+      span: { start: this.s[typeIdx], end: body.close >= 0 ? this.e[body.close] : recovered },
     };
     this.checkDuplicates(body.items);
     if (body.close < 0) {
@@ -888,6 +889,16 @@ class Parser {
 
   // ------------------------------------------------------------------ expressions
 
+  /**
+   * Where a node that recovery cut short ends: at the last token read, but never before
+   * its last child, since the placeholder for a missing value sits at the token the
+   * parser failed on, which was not read.
+   */
+  private endCovering(children: { span: Span }[]): number {
+    const last = children[children.length - 1];
+    return last ? Math.max(this.lastEnd, last.span.end) : this.lastEnd;
+  }
+
   private exprValue(what: What, start: number, end: number): ExpressionValue {
     return { kind: 'expression', what, text: this.text.slice(start, end), span: { start, end } };
   }
@@ -1210,7 +1221,7 @@ class Parser {
     }
     if (!this.bail) this.open.pop();
     this.nl = saved;
-    return { kind: 'tuple', items, span: { start: this.s[open], end: this.lastEnd } };
+    return { kind: 'tuple', items, span: { start: this.s[open], end: this.endCovering(items) } };
   }
 
   /**
@@ -1310,7 +1321,7 @@ class Parser {
     }
     if (!this.bail) this.open.pop();
     this.nl = saved;
-    return { kind: 'object', items, span: { start: this.s[open], end: this.lastEnd } };
+    return { kind: 'object', items, span: { start: this.s[open], end: this.endCovering(items.map((i) => i.value)) } };
   }
 
   private missingKeyValueSeparator(open: number, i: number): void {

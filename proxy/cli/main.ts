@@ -16,11 +16,13 @@ const USAGE = `usage: mayfly <command> [options]
         [--primary ENTRY]                  pass users without a policy through to ENTRY's server
         [--tls-cert FILE --tls-key FILE | --no-tls] [--allow-remote]
                                            TLS for clients (default: a self-signed certificate in ~/.mayfly/tls)
-  session open POLICY [--env|--json] [--rotate]
+  session open POLICY [--env|--json] [--rotate] [--via-proxy]
+                                           --via-proxy: PGHOST/PGPORT of the running proxy's --listen address
   session list [--json]
   session renew POLICY|ID
   session revoke POLICY|ID
-  exec POLICY -- COMMAND [ARGS...]         run a command with the session's credentials
+  exec POLICY [--via-proxy] -- COMMAND [ARGS...]
+                                           run a command with the session's credentials
   sweep [--grace 1h]                       drop Mayfly roles expired for longer than the grace period
 
   --config NAME=VALUE   hoop-style plugin config: policy-config=path:FILE, and one entry per
@@ -36,6 +38,8 @@ const OPTIONS = {
   json: { type: 'boolean' },
   env: { type: 'boolean' },
   rotate: { type: 'boolean' },
+  'via-proxy': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
   debug: { type: 'boolean' },
   grace: { type: 'string' },
   listen: { type: 'string' },
@@ -58,6 +62,11 @@ export async function runCli(argv: string[], out: Output = consoleOutput): Promi
   }
   try {
     const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: OPTIONS, strict: true });
+    // `mayfly session open --help` is how people look for options: answer, don't complain.
+    if (values.help) {
+      out.log(USAGE);
+      return 0;
+    }
     const common = { config: values.config, control: values.control, debug: values.debug };
     const [sub, arg] = positionals;
     switch (command) {
@@ -83,13 +92,13 @@ export async function runCli(argv: string[], out: Output = consoleOutput): Promi
           out,
         );
       case 'session':
-        if (sub === 'open') return await sessionOpen(arg, { ...common, json: values.json, env: values.env, rotate: values.rotate }, out);
+        if (sub === 'open') return await sessionOpen(arg, { ...common, json: values.json, env: values.env, rotate: values.rotate, viaProxy: values['via-proxy'] }, out);
         if (sub === 'list') return await sessionList({ ...common, json: values.json }, out);
         if (sub === 'renew') return await sessionRenew(arg, common, out);
         if (sub === 'revoke') return await sessionRevoke(arg, common, out);
         break;
       case 'exec':
-        return await execCommand(sub, trailing, { ...common, rotate: values.rotate }, out);
+        return await execCommand(sub, trailing, { ...common, rotate: values.rotate, viaProxy: values['via-proxy'] }, out);
       case 'sweep':
         return await sweepCommand({ ...common, grace: values.grace, json: values.json }, out);
     }

@@ -4,6 +4,10 @@ import { planPolicy } from '../../policy';
 import { parseGoDuration } from '../../policy/duration';
 import * as provision from '../provision';
 import { sessionEnv, type SessionInfo } from '../sessions/types';
+import { ControlClient } from '../control/client';
+import { defaultControlSocket } from '../control/paths';
+import type { WireEndpoint } from '../control/protocol';
+import { proxyEndpoint } from '../control/viaProxy';
 import { connect, type Target } from './context';
 import type { Output } from './output';
 
@@ -13,13 +17,38 @@ export interface CommonOptions {
   debug?: boolean;
 }
 
-async function withTarget<T>(opts: CommonOptions, out: Output, fn: (t: Target) => Promise<T>): Promise<T> {
-  const target = await connect(opts, out);
+/** With `viaProxy`, the running proxy and its Postgres listener, or else the usual target. */
+async function withTarget<T>(
+  opts: CommonOptions & { viaProxy?: boolean },
+  out: Output,
+  fn: (t: Target, via?: WireEndpoint) => Promise<T>,
+): Promise<T> {
+  const { target, via } = opts.viaProxy ? await listeningProxy(opts) : { target: await connect(opts, out), via: undefined };
   try {
-    return await fn(target);
+    return await fn(target, via);
   } finally {
     await target.close();
   }
+}
+
+/**
+ * --via-proxy: credentials that point at the running proxy's Postgres listener. Checked
+ * before anything is opened, so a refused --via-proxy changes nothing; never falls back to
+ * provisioning directly, since only a running proxy can accept the session role.
+ */
+async function listeningProxy(opts: CommonOptions): Promise<{ target: Target; via: WireEndpoint }> {
+  const client = new ControlClient(opts.control ?? defaultControlSocket());
+  if (!(await client.available()))
+    throw new Error(
+      `no Mayfly proxy is running (none answers on ${client.socketPath}), and --via-proxy points the session at one: start it with \`mayfly proxy --config ... --listen 127.0.0.1:6432\`, or leave out --via-proxy to connect to the server`,
+    );
+  const health = await client.health();
+  const via = proxyEndpoint(health);
+  if (!via)
+    throw new Error(
+      `the running Mayfly proxy (pid ${health.pid}) does not listen for Postgres clients, so --via-proxy has nowhere to point: restart it with --listen 127.0.0.1:6432 (any free port works), or leave out --via-proxy to connect to the server`,
+    );
+  return { target: { kind: 'proxy', client, close: async () => undefined }, via };
 }
 
 async function openOn(t: Target, policy: string, rotate: boolean): Promise<SessionInfo> {
@@ -28,17 +57,18 @@ async function openOn(t: Target, policy: string, rotate: boolean): Promise<Sessi
 
 export async function sessionOpen(
   policy: string | undefined,
-  opts: CommonOptions & { json?: boolean; env?: boolean; rotate?: boolean },
+  opts: CommonOptions & { json?: boolean; env?: boolean; rotate?: boolean; viaProxy?: boolean },
   out: Output,
 ): Promise<number> {
   if (!policy) {
-    out.err('usage: mayfly session open POLICY [--env|--json] [--config NAME=VALUE]...');
+    out.err('usage: mayfly session open POLICY [--env|--json] [--via-proxy] [--config NAME=VALUE]...');
     return 2;
   }
-  return withTarget(opts, out, async (t) => {
+  return withTarget(opts, out, async (t, via) => {
     const s = await openOn(t, policy, opts.rotate ?? false);
-    if (opts.json) out.log(JSON.stringify({ ...sessionEnv(s), expiresAt: s.expiresAt, policy: s.policy, databases: s.databases, id: s.id }, null, 2));
-    else for (const [k, v] of Object.entries(sessionEnv(s))) out.log(`${k}=${v}`);
+    const env = sessionEnv(s, via);
+    if (opts.json) out.log(JSON.stringify({ ...env, expiresAt: s.expiresAt, policy: s.policy, databases: s.databases, id: s.id }, null, 2));
+    else for (const [k, v] of Object.entries(env)) out.log(`${k}=${v}`);
     if (t.kind === 'direct')
       out.err(
         `mayfly: no proxy is running, so this password is not kept anywhere: until ${s.expiresAt} another open of ${s.role} needs --rotate (which ends this one)`,
@@ -102,18 +132,18 @@ export async function sessionRevoke(policyOrId: string | undefined, opts: Common
 export async function execCommand(
   policy: string | undefined,
   command: string[],
-  opts: CommonOptions & { rotate?: boolean },
+  opts: CommonOptions & { rotate?: boolean; viaProxy?: boolean },
   out: Output,
 ): Promise<number> {
   if (!policy || command.length === 0) {
-    out.err('usage: mayfly exec POLICY [--config NAME=VALUE]... -- COMMAND [ARGS...]');
+    out.err('usage: mayfly exec POLICY [--via-proxy] [--config NAME=VALUE]... -- COMMAND [ARGS...]');
     return 2;
   }
-  return withTarget(opts, out, async (t) => {
+  return withTarget(opts, out, async (t, via) => {
     const s = await openOn(t, policy, opts.rotate ?? false);
     try {
       return await new Promise<number>((resolve, reject) => {
-        const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env: { ...process.env, ...sessionEnv(s) } });
+        const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env: { ...process.env, ...sessionEnv(s, via) } });
         const forward = (sig: NodeJS.Signals): void => void child.kill(sig);
         process.on('SIGINT', forward).on('SIGTERM', forward);
         child.on('error', (e) => reject(new Error(`cannot run ${command[0]}: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));

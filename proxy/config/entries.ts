@@ -2,11 +2,13 @@
  * hoop-compatible plugin configuration: `--config NAME=VALUE`, repeatable.
  * `policy-config=path:FILE` names the policy file; every other entry is a plugin config
  * entry (a granter DSN) that policies name in `plugin_config_entry`.
- * A value is a DSN literal, `path:FILE`, `env:VAR` or (AWS Secrets Manager) `aws:SECRET_ID[#key]`.
+ * A value is a DSN literal, `path:FILE`, `env:VAR` or (AWS Secrets Manager) `aws:SECRET_ID[#key]`,
+ * whose secret holds a DSN or an RDS-style JSON object (proxy/config/awsSecretDsn.ts).
  * Values are secrets: messages name the entry and the kind of reference, never the value.
  */
 import fs from 'node:fs';
 import { parseDsn, DsnError, type ConnectionParams } from './dsn';
+import { connectionFromSecret } from './awsSecretDsn';
 
 export type EntryRef =
   | { kind: 'literal'; value: string }
@@ -32,9 +34,13 @@ export function parseEntryRef(value: string): EntryRef {
   if (value.startsWith('path:')) return { kind: 'path', file: value.slice(5) };
   if (value.startsWith('env:')) return { kind: 'env', variable: value.slice(4) };
   if (value.startsWith('aws:')) {
+    // Secret names and ARNs cannot contain '#', so the first one starts the key.
     const rest = value.slice(4);
     const hash = rest.indexOf('#');
-    return hash >= 0 ? { kind: 'aws', secretId: rest.slice(0, hash), key: rest.slice(hash + 1) } : { kind: 'aws', secretId: rest };
+    const secretId = hash >= 0 ? rest.slice(0, hash) : rest;
+    if (!secretId) throw new ConfigError('aws: needs a secret name or ARN: aws:SECRET_ID or aws:SECRET_ID#key');
+    if (hash >= 0 && hash === rest.length - 1) throw new ConfigError(`aws:${secretId}# names no key: write aws:${secretId}#KEY or drop the #`);
+    return hash >= 0 ? { kind: 'aws', secretId, key: rest.slice(hash + 1) } : { kind: 'aws', secretId };
   }
   return { kind: 'literal', value };
 }
@@ -72,9 +78,10 @@ export function parsePluginConfig(pairs: readonly string[]): PluginConfig {
   return config;
 }
 
+/** Reads a secret's text (SecretString) from AWS Secrets Manager; see proxy/aws/secretFetcher.ts. */
 export type SecretFetcher = (secretId: string) => Promise<string>;
 
-/** Reads the DSN an entry points at. `aws:` needs a fetcher (added with the Secrets Manager source). */
+/** Reads the DSN an entry points at. `aws:` entries need a fetcher. */
 export async function resolveEntry(name: string, ref: EntryRef, fetchSecret?: SecretFetcher): Promise<ConnectionParams> {
   const where = `config entry "${name}" (${describeRef(ref)})`;
   let text: string;
@@ -97,11 +104,15 @@ export async function resolveEntry(name: string, ref: EntryRef, fetchSecret?: Se
       break;
     case 'aws':
       if (!fetchSecret) throw new ConfigError(`${where}: AWS Secrets Manager references are not configured`);
-      text = await fetchSecret(ref.secretId);
+      try {
+        text = await fetchSecret(ref.secretId);
+      } catch (e) {
+        throw new ConfigError(`${where}: ${(e as Error).message}`);
+      }
       break;
   }
   try {
-    return parseDsn(text.trim());
+    return ref.kind === 'aws' ? connectionFromSecret(text, ref.key) : parseDsn(text.trim());
   } catch (e) {
     if (e instanceof DsnError) throw new ConfigError(`${where}: ${e.message}`);
     throw new ConfigError(`${where}: cannot parse the DSN`);

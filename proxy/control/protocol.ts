@@ -10,7 +10,15 @@ export interface Health {
   sessions: number;
   policyFile?: string;
   policyError?: string;
-  listen?: { host: string; port: number };
+  /** The local Postgres proxy's address, when this proxy listens (`--listen`). */
+  listen?: WireEndpoint;
+}
+
+/** Where the local Postgres proxy listens, and whether it offers TLS (SSLRequest answered `S`). */
+export interface WireEndpoint {
+  host: string;
+  port: number;
+  tls: boolean;
 }
 
 export interface PoliciesResponse {

@@ -3,8 +3,9 @@
  *
  * Every session on a role shares that role's password until it expires; opening or
  * renewing only pushes VALID UNTIL later, so nobody's open credentials break (hoop resets
- * the password on every open). The password lives in this process's memory only. When a
- * role is live on the server but its password is not known here (another Mayfly process
+ * the password on every open). Live roles and sessions are also kept in a private state
+ * file (sessionStore.ts), so a restarted Mayfly picks them up again. When a role is live
+ * on the server but its password is known neither here nor there (another user's Mayfly
  * issued it), opening refuses unless asked to rotate, because rotating would lock out
  * whoever holds the current one.
  */
@@ -16,6 +17,7 @@ import { generatePassword } from '../auth/scramVerifier';
 import type { Logger } from '../log/logger';
 import { KeyedMutex } from './keyedMutex';
 import { SessionError, type SessionInfo } from './types';
+import type { SessionStore, StoredState } from './sessionStore';
 import type { ProvisionPlan } from '../../policy/plan';
 
 /** The provisioning operations sessions need (proxy/provision implements them). */
@@ -40,11 +42,15 @@ export interface SessionManagerDeps {
   provisioner: ProvisionerApi;
   log: Logger;
   now?: () => Date;
+  /** Where live roles and sessions survive a restart (none: memory only). */
+  store?: SessionStore;
 }
 
 interface RoleState {
   key: string;
   role: string;
+  /** The plugin config entry of the granter (what the state file records instead of the DSN). */
+  entry: string;
   granter: ConnectionParams;
   password: string;
   validUntil: Date;
@@ -71,10 +77,86 @@ export class SessionManager extends EventEmitter {
   private readonly sessions = new Map<string, Session>();
   private readonly mutex = new KeyedMutex();
   private readonly now: () => Date;
+  private restored?: Promise<void>;
+  /** Roles and sessions this process ended: a merge with the state file must not bring them back. */
+  private readonly forgotten = new Set<string>();
+  private saveQueued = false;
 
   constructor(private readonly deps: SessionManagerDeps) {
     super();
     this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Picks up the live roles and sessions of the state file once; later calls wait for that. */
+  ready(): Promise<void> {
+    this.restored ??= this.restore();
+    return this.restored;
+  }
+
+  private async restore(): Promise<void> {
+    const stored = this.deps.store?.load();
+    if (!stored) return;
+    const count = await this.adopt(stored);
+    if (count.roles) this.deps.log.log('info', 'sessions.restored', count);
+  }
+
+  /** Takes live roles (and their sessions) from stored state that this process does not know. */
+  private async adopt(stored: StoredState, only?: string): Promise<{ roles: number; sessions: number }> {
+    const now = this.now();
+    let roles = 0;
+    let sessions = 0;
+    for (const r of stored.roles) {
+      if ((only && r.key !== only) || this.roles.has(r.key) || this.forgotten.has(r.key) || new Date(r.validUntil) <= now) continue;
+      let granter: ConnectionParams;
+      try {
+        granter = await this.deps.granter(r.entry);
+      } catch {
+        continue; // the entry is gone or unresolvable now: the role just expires on its own
+      }
+      // The entry may point at another server now: then this role is not that server's.
+      if (roleKey(granter.host, granter.port, r.role) !== r.key) continue;
+      this.deps.log.redactor.add(r.password);
+      this.roles.set(r.key, { key: r.key, role: r.role, entry: r.entry, granter, password: r.password, validUntil: new Date(r.validUntil) });
+      roles++;
+    }
+    for (const st of stored.sessions) {
+      if (this.sessions.has(st.id) || this.forgotten.has(st.id) || !this.roles.has(st.roleKey) || new Date(st.expiresAt) <= now) continue;
+      if (only && st.roleKey !== only) continue;
+      const session: Session = { ...st };
+      this.sessions.set(session.id, session);
+      this.schedule(session);
+      sessions++;
+    }
+    if (roles || sessions) this.emit('change');
+    return { roles, sessions };
+  }
+
+  /** Writes the state file soon (once per burst of changes); merges what other processes wrote. */
+  private persist(): void {
+    if (!this.deps.store || this.saveQueued) return;
+    this.saveQueued = true;
+    setImmediate(() => {
+      this.saveQueued = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    const store = this.deps.store;
+    if (!store) return;
+    const now = this.now();
+    const theirs = store.load();
+    const roles = [...this.roles.values()]
+      .filter((r) => r.validUntil > now)
+      .map((r) => ({ key: r.key, role: r.role, entry: r.entry, password: r.password, validUntil: r.validUntil.toISOString() }));
+    const sessions = [...this.sessions.values()].map(({ timer: _t, ...rest }) => rest);
+    for (const r of theirs.roles) if (!this.roles.has(r.key) && !this.forgotten.has(r.key) && new Date(r.validUntil) > now) roles.push(r);
+    for (const x of theirs.sessions) if (!this.sessions.has(x.id) && !this.forgotten.has(x.id) && new Date(x.expiresAt) > now) sessions.push(x);
+    try {
+      store.save({ roles, sessions });
+    } catch (e) {
+      this.deps.log.log('warn', 'sessions.save-failed', { file: store.file, error: (e as Error).message });
+    }
   }
 
   list(): SessionInfo[] {
@@ -103,13 +185,14 @@ export class SessionManager extends EventEmitter {
   }
 
   async open(policyName: string, options: OpenOptions = {}): Promise<SessionInfo> {
+    await this.ready();
     const policy = this.deps.policy(policyName);
     if (!policy) throw new SessionError(`no policy named "${policyName}" in the policy file`, 'unknown-policy');
     if (!policy.valid || !policy.pluginConfigEntry) throw new SessionError(`policy "${policyName}" is invalid: ${policy.problem}`, 'invalid-policy');
     const granter = await this.deps.granter(policy.pluginConfigEntry);
     const plan = planPolicy(policy);
     const key = roleKey(granter.host, granter.port, plan.role);
-    const state = await this.mutex.run(key, () => this.ensureRole(key, granter, plan, options));
+    const state = await this.mutex.run(key, () => this.ensureRole(key, policy.pluginConfigEntry!, granter, plan, options));
     const session: Session = {
       id: crypto.randomUUID(),
       policy: policy.name,
@@ -126,20 +209,24 @@ export class SessionManager extends EventEmitter {
     };
     this.sessions.set(session.id, session);
     this.schedule(session);
+    this.persist();
     this.deps.log.log('info', 'session.open', { policy: session.policy, role: session.role, expiresAt: session.expiresAt });
     this.emit('change');
     return publicView(session);
   }
 
-  private async ensureRole(key: string, granter: ConnectionParams, plan: ProvisionPlan, options: OpenOptions): Promise<RoleState> {
+  private async ensureRole(key: string, entry: string, granter: ConnectionParams, plan: ProvisionPlan, options: OpenOptions): Promise<RoleState> {
     const now = this.now();
     const desired = new Date(now.getTime() + plan.expirationNs / 1e6);
+    // Another Mayfly of this user (the CLI, another window's proxy) may have issued it since.
+    if (!this.roles.has(key) && this.deps.store) await this.adopt(this.deps.store.load(), key);
     const known = this.roles.get(key);
     if (known && known.validUntil > now) {
       const slack = Math.min(EXTEND_SLACK_MS, plan.expirationNs / 1e6 / 60);
       if (desired.getTime() > known.validUntil.getTime() + slack) {
         await this.provisionCall(() => this.deps.provisioner.extendRole(granter, plan.role, desired));
         known.validUntil = desired;
+        this.persist();
       }
       return known;
     }
@@ -156,8 +243,10 @@ export class SessionManager extends EventEmitter {
     this.deps.log.redactor.add(password);
     await this.provisionCall(() => this.deps.provisioner.provision(granter, plan, { validUntil: desired, newPassword: password }));
     if (known) this.deps.log.redactor.remove(known.password);
-    const state: RoleState = { key, role: plan.role, granter, password, validUntil: desired };
+    const state: RoleState = { key, role: plan.role, entry, granter, password, validUntil: desired };
     this.roles.set(key, state);
+    this.forgotten.delete(key);
+    this.persist();
     return state;
   }
 
@@ -177,6 +266,7 @@ export class SessionManager extends EventEmitter {
   }
 
   async renew(idOrPolicy: string): Promise<SessionInfo[]> {
+    await this.ready();
     const targets = this.find(idOrPolicy);
     if (targets.length === 0) throw new SessionError(`no open session for "${idOrPolicy}"`, 'unknown-session');
     const out: SessionInfo[] = [];
@@ -190,6 +280,7 @@ export class SessionManager extends EventEmitter {
           await this.provisionCall(() => this.deps.provisioner.extendRole(state.granter, state.role, expires));
           state.validUntil = expires;
         }
+        this.persist();
       });
       s.expiresAt = expires.toISOString();
       this.schedule(s);
@@ -205,6 +296,7 @@ export class SessionManager extends EventEmitter {
    * its backends terminated) only when no other session still uses the role.
    */
   async revoke(idOrPolicy: string): Promise<{ revoked: number; roleExpired: boolean; stillShared: number }> {
+    await this.ready();
     const targets = this.find(idOrPolicy);
     if (targets.length === 0) throw new SessionError(`no open session for "${idOrPolicy}"`, 'unknown-session');
     let roleExpired = false;
@@ -227,6 +319,8 @@ export class SessionManager extends EventEmitter {
   private drop(s: Session): void {
     if (s.timer) clearTimeout(s.timer);
     this.sessions.delete(s.id);
+    this.forgotten.add(s.id);
+    this.persist();
   }
 
   private async expireRoleState(key: string, ifNotAfter: Date | undefined): Promise<boolean> {
@@ -238,6 +332,8 @@ export class SessionManager extends EventEmitter {
       );
       if (result.expired) {
         this.roles.delete(key);
+        this.forgotten.add(key);
+        this.persist();
         this.deps.log.redactor.remove(state.password);
         this.deps.log.log('info', 'role.expired', { role: state.role, terminatedBackends: result.terminated });
       }
@@ -273,6 +369,7 @@ export class SessionManager extends EventEmitter {
   }
 
   close(): void {
+    if (this.saveQueued) this.flush();
     for (const s of this.sessions.values()) if (s.timer) clearTimeout(s.timer);
   }
 }

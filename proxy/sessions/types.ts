@@ -15,8 +15,14 @@ export interface SessionInfo {
   expiresAt: string;
 }
 
-/** The hoop/libpq environment a session terminal or `mayfly exec` gets. */
-export function sessionEnv(s: SessionInfo, via?: { host: string; port: number }): Record<string, string> {
+/**
+ * The hoop/libpq environment a session terminal or `mayfly exec` gets: the server's address,
+ * or with `via` the local Mayfly proxy's, which accepts the session role with the same
+ * password. Through the proxy PGSSLMODE is set as well, so a PGSSLMODE the user keeps for
+ * their servers (say verify-full) cannot break the loopback hop: `prefer` takes the proxy's
+ * TLS (its self-signed certificate cannot be verified), `disable` when it offers none.
+ */
+export function sessionEnv(s: SessionInfo, via?: { host: string; port: number; tls: boolean }): Record<string, string> {
   const host = via?.host ?? s.host;
   const port = String(via?.port ?? s.port);
   return {
@@ -29,6 +35,7 @@ export function sessionEnv(s: SessionInfo, via?: { host: string; port: number })
     PGPORT: port,
     PGUSER: s.user,
     PGDATABASE: s.databases[0] ?? 'postgres',
+    ...(via ? { PGSSLMODE: via.tls ? 'prefer' : 'disable' } : {}),
   };
 }
 

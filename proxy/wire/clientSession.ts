@@ -11,25 +11,31 @@ import type { Logger } from '../log/logger';
 import type { SessionInfo } from '../sessions/types';
 import type { ConnectionParams } from '../config/dsn';
 import { authenticate } from './auth/exchange';
+import { serverEndPointOf } from './auth/channelBinding';
 import type { FailureRateLimiter } from './auth/rateLimiter';
 import type { CancelRegistry } from './cancel';
 import { FrameReader } from './frameReader';
 import { resolveIdentity, splitOptions, type IdentitySources } from './identity';
-import { authenticationOk, backendKeyData, fatal, negotiateProtocolVersion, readyForQuery } from './protocol/backend';
+import { authenticationOk, backendKeyData, fatal, negotiateProtocolVersion, parameterStatus, readyForQuery } from './protocol/backend';
 import { MAX_AUTH_MESSAGE, MAX_STARTUP_PACKET, NEWEST_MINOR, SQLSTATE } from './protocol/codes';
-import { FrameDecoder, MessageBoundaryTracker } from './protocol/frames';
+import { FrameDecoder } from './protocol/frames';
 import { cancelRequest } from './protocol/frontend';
 import { parseStartupPacket, type Startup } from './protocol/startup';
-import { relay } from './relay';
+import { Relay } from './relay';
 import { isLoopbackAddress } from './address';
 import { land } from './landing';
-import { connectUpstream, type Upstream, type UpstreamTarget } from './upstream';
+import type { UpstreamTarget } from './upstream';
+import type { PooledConnection, UpstreamPool } from './pool';
+import { SocketInput } from './socketInput';
+import { acceptTls, isClientHello } from './tlsHandshake';
 
 /** What a client session needs from the rest of Mayfly. */
 export interface WireDeps extends IdentitySources {
   log: Logger;
   limiter: FailureRateLimiter;
   cancels: CancelRegistry;
+  /** Server connections, reused across clients of the same role, database and settings. */
+  pool: UpstreamPool;
   /**
    * Where identities without a policy are passed through to (the primary), if anywhere:
    * Mayfly then logs in as the identity itself, with its own credential.
@@ -52,12 +58,12 @@ export class ClientSession {
   private reader: FrameReader;
   private encrypted = false;
   private readonly source: string;
-  private upstream?: Upstream;
   private target?: UpstreamTarget;
-  private serverTracker?: MessageBoundaryTracker;
+  /** The server connection this client holds, from login until it leaves. */
+  private conn?: PooledConnection;
+  private relay?: Relay;
   /** The session role this client is logged in as upstream, once it is. */
   role?: string;
-  private pending = 0;
   private cancelPid?: number;
 
   constructor(
@@ -107,10 +113,12 @@ export class ClientSession {
     }
     this.reader.decoder.mode = 'message';
     this.reader.decoder.maxLength = MAX_AUTH_MESSAGE;
-    const outcome = await authenticate(startup.user, identity.credential, {
-      write: (b) => this.socket.write(b),
-      next: () => this.reader.next(),
-    });
+    const outcome = await authenticate(
+      startup.user,
+      identity.credential,
+      { write: (b) => this.socket.write(b), next: () => this.reader.next() },
+      serverEndPointOf(this.socket, this.deps.tls),
+    );
     if (!outcome.ok) {
       if (outcome.abandoned) {
         this.deps.log.log('debug', 'auth.abandoned', { user: startup.user, source: this.source });
@@ -142,18 +150,29 @@ export class ClientSession {
       ...(landing.granter.sslrootcert ? { sslrootcert: landing.granter.sslrootcert } : {}),
     };
     this.target = target;
-    const result = await connectUpstream(target);
-    if (!result.ok) {
-      this.deps.log.log('warn', 'auth.upstream-failed', { user: startup.user, role: landing.role, database: landing.database, source: this.source, error: result.message });
+    const lease = await this.deps.pool.acquire(target, { origin: landing.origin, fingerprint: landing.fingerprint });
+    if (!lease.ok) {
+      this.deps.log.log('warn', lease.full ? 'wire.pool-full' : 'auth.upstream-failed', {
+        user: startup.user,
+        role: landing.role,
+        database: landing.database,
+        source: this.source,
+        error: lease.message,
+      });
       return this.close(
-        result.error ?? fatal(SQLSTATE.connectionFailure, `Mayfly could not log in to the database server as ${landing.role}: ${result.message}`),
+        lease.error ??
+          (lease.full
+            ? fatal(SQLSTATE.tooManyConnections, lease.message, 'try again later, or raise --max-upstream')
+            : fatal(SQLSTATE.connectionFailure, `Mayfly could not log in to the database server as ${landing.role}: ${lease.message}`)),
       );
     }
+    const conn = lease.conn;
     if (this.socket.destroyed) {
-      result.upstream.socket.destroy();
+      // Untouched by this client: as good as new for the next one.
+      this.deps.pool.release(conn, 'reuse');
       return;
     }
-    this.upstream = result.upstream;
+    this.conn = conn;
     this.role = landing.role;
     const { pid, key } = this.deps.cancels.register(this, minor >= 2 ? 32 : 4);
     this.cancelPid = pid;
@@ -165,16 +184,38 @@ export class ClientSession {
       ...(landing.policy ? { policy: landing.policy } : {}),
       role: landing.role,
       database: landing.database,
+      ...(lease.reused ? { pooled: true } : {}),
     });
-    this.socket.write(Buffer.concat([authenticationOk(), ...result.upstream.startupMessages, backendKeyData(pid, key), readyForQuery('I')]));
-    this.startRelay(result.upstream);
+    // The server's parameter values as they are now (a reset reports what it restored),
+    // the login's notices only to the client that caused the login, and our own cancel key.
+    const status = [...conn.upstream.params].map(([name, value]) => parameterStatus(name, value));
+    this.socket.write(
+      Buffer.concat([authenticationOk(), ...status, ...(lease.reused ? [] : conn.upstream.notices), backendKeyData(pid, key), readyForQuery('I')]),
+    );
+    this.startRelay(conn);
   }
 
-  /** Startup packets until the StartupMessage; SSLRequest/GSSENCRequest get `N`. */
+  /**
+   * Startup packets until the StartupMessage; SSLRequest gets TLS (or `N`), GSSENCRequest `N`.
+   * A TLS ClientHello as the very first bytes is direct TLS (PostgreSQL 17's
+   * sslnegotiation=direct); read as a startup packet its length is absurd, so it shows up
+   * here as a framing error.
+   */
   private async readStartup(): Promise<Startup | undefined> {
-    for (;;) {
+    for (let first = true; ; first = false) {
       const f = await this.reader.next();
       if (f instanceof Error) return this.close(), undefined;
+      if (f.kind === 'error' && first) {
+        const received = this.reader.detach();
+        if (isClientHello(received)) {
+          if (!this.deps.tls) {
+            this.deps.log.log('warn', 'wire.direct-tls-refused', { source: this.source, reason: 'TLS is not configured on this proxy' });
+            return this.close(), undefined;
+          }
+          if (!(await this.startTls(this.deps.tls, received))) return undefined;
+          continue;
+        }
+      }
       if (f.kind === 'error') return this.close(fatal(f.code, f.message)), undefined;
       if (f.kind !== 'startup') return this.close(), undefined;
       const p = parseStartupPacket(f.packet);
@@ -210,21 +251,20 @@ export class ClientSession {
     }
   }
 
-  /** Answers `S` and continues the startup phase inside TLS on the same connection. */
-  private async startTls(context: tls.SecureContext): Promise<boolean> {
+  /**
+   * Continues the startup phase inside TLS on the same connection: after an SSLRequest
+   * (answered `S` here), or directly, with `clientHello` the handshake bytes already read.
+   */
+  private async startTls(context: tls.SecureContext, clientHello?: Buffer): Promise<boolean> {
     this.reader.detach();
     const raw = this.socket;
-    raw.write('S');
-    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
-    const ok = await new Promise<boolean>((resolve) => {
-      secure.once('secure', () => resolve(true));
-      secure.once('error', () => resolve(false));
-      secure.once('close', () => resolve(false));
-    });
-    if (!ok) {
-      raw.destroy();
+    if (!clientHello) raw.write('S');
+    const result = await acceptTls(raw, context, clientHello);
+    if (!result.ok) {
+      this.deps.log.log('warn', clientHello ? 'wire.direct-tls-refused' : 'wire.tls-failed', { source: this.source, reason: result.reason });
       return false;
     }
+    const secure = result.socket;
     secure.on('error', () => undefined);
     this.socket = secure;
     this.encrypted = true;
@@ -232,54 +272,66 @@ export class ClientSession {
     return true;
   }
 
-  private startRelay(upstream: Upstream): void {
+  private startRelay(conn: PooledConnection): void {
     const leftover = this.reader.detach();
-    this.socket.resume();
-    const { serverTracker } = relay(this.socket, upstream.socket, {
-      // Each Query, Sync and FunctionCall is answered by one ReadyForQuery.
-      fromClient: (t) => {
-        if (t === 0x51 /* Q */ || t === 0x53 /* S */ || t === 0x46 /* F */) this.pending++;
-      },
-      fromServer: (t) => {
-        if (t === 0x5a /* Z */) this.pending = Math.max(0, this.pending - 1);
-      },
-      closed: (by, error) => {
-        if (this.cancelPid !== undefined) this.deps.cancels.unregister(this.cancelPid);
-        if (by === 'server') {
-          upstream.socket.destroy();
-          if (this.socket.destroyed) return;
-          // An upstream that vanished mid-session: tell the client, if we are between messages.
-          if (serverTracker.atBoundary) this.socket.end(fatal(SQLSTATE.connectionFailure, 'the database server closed the connection'));
-          else this.socket.destroy();
-        } else if (error) upstream.socket.destroy();
-        // A client that hung up (normally after Terminate): let the Terminate reach the server.
-        else upstream.socket.end();
-      },
-    });
-    this.serverTracker = serverTracker;
-    if (upstream.rest.length) this.socket.write(upstream.rest);
-    if (leftover.length) {
-      this.socket.emit('data', leftover);
+    const input = new SocketInput(this.socket, () => undefined);
+    this.relay = new Relay(this.socket, input, conn.upstream, (by, error) => this.relayEnded(by, error));
+    if (leftover.length) input.handler(leftover);
+    input.begin();
+  }
+
+  /** Where the server connection goes when the session ends: back to the pool only if clean. */
+  private relayEnded(by: 'client' | 'server', error?: Error): void {
+    const relay = this.relay!;
+    if (this.cancelPid !== undefined) this.deps.cancels.unregister(this.cancelPid);
+    if (by === 'server') {
+      this.giveBack('destroy');
+      if (this.socket.destroyed) return;
+      // An upstream that vanished mid-session: tell the client, if we are between messages.
+      if (relay.back.atBoundary) this.socket.end(fatal(SQLSTATE.connectionFailure, 'the database server closed the connection'));
+      else this.socket.destroy();
+      return;
     }
+    if (relay.reusable) this.giveBack('reuse');
+    else {
+      // Left mid-query, mid-transaction or mid-COPY: that server connection is not reusable.
+      if (relay.pending > 0) this.cancelUpstream();
+      this.giveBack(relay.front.atBoundary ? 'terminate' : 'destroy');
+    }
+    if (error) this.socket.destroy();
+    else this.socket.end();
   }
 
   /**
    * Ends the connection with a FATAL of our own (e.g. the session expired). Injected only
-   * between server messages; mid-message the connection is simply closed.
+   * between server messages; mid-message the connection is simply closed. The server
+   * connection is closed too: its role is no longer live.
    */
   terminate(code: string, text: string): void {
     if (this.socket.destroyed) return;
-    if (this.serverTracker?.atBoundary) this.socket.end(fatal(code, text));
+    const relay = this.relay;
+    if (relay && this.conn) {
+      relay.stop();
+      if (this.cancelPid !== undefined) this.deps.cancels.unregister(this.cancelPid);
+      this.giveBack(relay.front.atBoundary ? 'terminate' : 'destroy');
+    }
+    if (!relay || relay.back.atBoundary) this.socket.end(fatal(code, text));
     else this.socket.destroy();
-    this.upstream?.socket.end();
+  }
+
+  /** Returns the server connection once; another client may hold it right after. */
+  private giveBack(how: 'reuse' | 'terminate' | 'destroy'): void {
+    const conn = this.conn;
+    this.conn = undefined;
+    if (conn) this.deps.pool.release(conn, how);
   }
 
   busy(): boolean {
-    return this.pending > 0;
+    return this.conn !== undefined && this.relay !== undefined && this.relay.pending > 0;
   }
 
   cancelUpstream(): void {
-    const u = this.upstream;
+    const u = this.conn?.upstream;
     const t = this.target;
     if (!u || !t) return;
     // A CancelRequest goes on a new plaintext connection, as libpq sends it.

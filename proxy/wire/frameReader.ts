@@ -6,19 +6,33 @@
  */
 import type net from 'node:net';
 import { FrameDecoder, type Frame } from './protocol/frames';
+import { SocketInput, type ChunkHandler } from './socketInput';
 
 export class FrameReader {
   private waiter?: (f: Frame | Error) => void;
   private failure?: Error;
   private paused = false;
+  private readonly socket: net.Socket;
+  private readonly input?: SocketInput;
+  /** When reading through a SocketInput: its handler before us, restored on detach. */
+  private previous?: ChunkHandler;
 
   constructor(
-    private readonly socket: net.Socket,
+    source: net.Socket | SocketInput,
     readonly decoder: FrameDecoder,
   ) {
-    socket.on('data', this.onData);
-    socket.on('error', this.onError);
-    socket.on('close', this.onClose);
+    if (source instanceof SocketInput) {
+      this.socket = source.socket;
+      this.input = source;
+      this.previous = source.handler;
+      // A reused read buffer is overwritten by the next read: keep a copy.
+      source.handler = source.reused ? (chunk) => this.onData(Buffer.from(chunk)) : this.onData;
+    } else {
+      this.socket = source;
+      source.on('data', this.onData);
+    }
+    this.socket.on('error', this.onError);
+    this.socket.on('close', this.onClose);
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -68,7 +82,8 @@ export class FrameReader {
 
   /** Stops reading and returns the undecoded bytes, for whoever takes over the socket. */
   detach(): Buffer {
-    this.socket.off('data', this.onData);
+    if (this.input && this.previous) this.input.handler = this.previous;
+    else this.socket.off('data', this.onData);
     this.socket.off('error', this.onError);
     this.socket.off('close', this.onClose);
     return this.decoder.take();

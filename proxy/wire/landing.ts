@@ -11,6 +11,23 @@ import { fatal } from './protocol/backend';
 import { SQLSTATE } from './protocol/codes';
 import type { Startup } from './protocol/startup';
 import type { UpstreamCredential } from './upstream';
+import type { PoolOrigin } from './pool';
+import { credentialFingerprint } from '../users/fingerprint';
+
+export interface Landing {
+  role: string;
+  credential: UpstreamCredential;
+  granter: ConnectionParams;
+  database: string;
+  policy?: string;
+  /** A policy's session role, or (pass-through) the identity itself. */
+  origin: PoolOrigin;
+  /** Identifies the credential without revealing it: pooled server connections are keyed by it. */
+  fingerprint: string;
+}
+
+/** A session role's password, fingerprinted like a users-file entry's secret. */
+export const sessionFingerprint = (role: string, password: string): string => credentialFingerprint({ username: role, secret: { type: 'text', password } });
 
 /** The role, password, server and database this connection logs in to upstream. */
 export async function land(
@@ -18,14 +35,15 @@ export async function land(
   startup: Startup,
   clientKey: Buffer | undefined,
   deps: Pick<WireDeps, 'primary' | 'sessionFor' | 'roleLogin'>,
-): Promise<{ role: string; credential: UpstreamCredential; granter: ConnectionParams; database: string; policy?: string } | { error: Buffer }> {
+): Promise<Landing | { error: Buffer }> {
   // libpq sends database=user when none was chosen; then the first database applies.
   const pick = (databases: string[]): string => (startup.database === startup.user ? databases[0]! : startup.database);
   if (identity.kind === 'session') {
     const database = pick(identity.login.databases);
     if (!identity.login.databases.includes(database))
       return { error: fatal(SQLSTATE.invalidCatalogName, `database "${database}" is not among the session's databases (${identity.login.databases.join(', ')})`) };
-    return { role: identity.name, credential: { password: identity.login.password }, granter: identity.login.granter, database };
+    const password = identity.login.password;
+    return { role: identity.name, credential: { password }, granter: identity.login.granter, database, origin: 'session', fingerprint: sessionFingerprint(identity.name, password) };
   }
   if (identity.kind !== 'user') return { error: fatal(SQLSTATE.internalError, 'unreachable') };
   const policy = identity.policy;
@@ -42,7 +60,14 @@ export async function land(
             ? { scram: { clientKey, keys: secret.keys } }
             : undefined;
     if (!credential) return { error: fatal(SQLSTATE.invalidAuthorization, `no credential to pass through for user "${identity.name}"`) };
-    return { role: identity.name, credential, granter: primary, database: startup.database };
+    return {
+      role: identity.name,
+      credential,
+      granter: primary,
+      database: startup.database,
+      origin: 'identity',
+      fingerprint: credentialFingerprint(identity.record),
+    };
   }
   if (!policy)
     return {
@@ -68,5 +93,13 @@ export async function land(
     return {
       error: fatal(SQLSTATE.invalidCatalogName, `database "${database}" is not covered by policy "${policy}" (its databases: ${session.databases.join(', ')})`),
     };
-  return { role: session.role, credential: { password: login.password }, granter: login.granter, database, policy };
+  return {
+    role: session.role,
+    credential: { password: login.password },
+    granter: login.granter,
+    database,
+    policy,
+    origin: 'session',
+    fingerprint: sessionFingerprint(session.role, login.password),
+  };
 }

@@ -14,8 +14,9 @@ import type { UserRecord } from '../users/fileStore';
 import { FailureRateLimiter } from './auth/rateLimiter';
 import { VerifierCache } from './auth/verifierCache';
 import { CancelRegistry } from './cancel';
-import { ClientSession } from './clientSession';
+import { ClientSession, type WireDeps } from './clientSession';
 import { SQLSTATE } from './protocol/codes';
+import { DEFAULT_POOL_LIMITS, UpstreamPool, type PoolLimits, type PoolOrigin } from './pool';
 
 export const DEFAULT_PORT = 6432;
 
@@ -49,6 +50,8 @@ export interface WireListenerDeps {
   tls?: tls.SecureContext;
   /** Allow a non-loopback listen address (only with TLS, which remote clients must then use). */
   allowRemote?: boolean;
+  /** Server connection pooling (defaults: DEFAULT_POOL_LIMITS). */
+  pool?: Partial<PoolLimits>;
 }
 
 export class WireListener {
@@ -58,27 +61,33 @@ export class WireListener {
   readonly cancels = new CancelRegistry();
   private readonly limiter = new FailureRateLimiter();
   private readonly verifiers = new VerifierCache();
+  readonly pool: UpstreamPool;
+  /** What every connection shares. */
+  private readonly shared: WireDeps;
 
   constructor(private readonly deps: WireListenerDeps) {
     this.server = net.createServer((socket) => this.accept(socket));
+    this.pool = new UpstreamPool({ ...DEFAULT_POOL_LIMITS, ...deps.pool }, deps.log);
+    this.shared = {
+      log: deps.log,
+      users: deps.users,
+      roleLogin: deps.roleLogin,
+      verifiers: this.verifiers,
+      limiter: this.limiter,
+      cancels: this.cancels,
+      pool: this.pool,
+      sessionFor: deps.sessionFor,
+      ...(deps.primary ? { primary: deps.primary } : {}),
+      authTimeoutMs: deps.authTimeoutMs ?? 60_000,
+      ...(deps.tls ? { tls: deps.tls } : {}),
+      requireTlsForRemote: true,
+    };
   }
 
   private accept(socket: net.Socket): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    const session = new ClientSession(socket, {
-      log: this.deps.log,
-      users: this.deps.users,
-      roleLogin: this.deps.roleLogin,
-      verifiers: this.verifiers,
-      limiter: this.limiter,
-      cancels: this.cancels,
-      sessionFor: this.deps.sessionFor,
-      ...(this.deps.primary ? { primary: this.deps.primary } : {}),
-      authTimeoutMs: this.deps.authTimeoutMs ?? 60_000,
-      ...(this.deps.tls ? { tls: this.deps.tls } : {}),
-      requireTlsForRemote: true,
-    });
+    const session = new ClientSession(socket, this.shared);
     this.clients.add(session);
     socket.once('close', () => this.clients.delete(session));
     void session.run();
@@ -93,6 +102,25 @@ export class WireListener {
         n++;
       }
     return n;
+  }
+
+  /**
+   * Closes the pooled server connections of a role (a session role, or an identity passed
+   * through as itself) — idle ones now, busy ones when their client leaves — except those
+   * logged in with the credential of fingerprint `keep`. Returns how many were marked.
+   */
+  evictRole(role: string, keep?: string): number {
+    return this.pool.evictRole(role, keep);
+  }
+
+  /** Closes the pooled server connections of `role` that logged in with the credential of this fingerprint. */
+  evictCredential(role: string, fingerprint: string): number {
+    return this.pool.evictCredential(role, fingerprint);
+  }
+
+  /** Roles that have server connections open, of one origin. */
+  pooledRoles(origin?: PoolOrigin): string[] {
+    return this.pool.roles(origin);
   }
 
   async listen(addr: ListenAddress): Promise<ListenAddress> {
@@ -117,6 +145,7 @@ export class WireListener {
 
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
+    await this.pool.closeAll();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

@@ -1,45 +1,137 @@
 /**
- * Copies bytes both ways once both sides are logged in. Backpressure: when a write
- * returns false the reading side pauses until the writer drains, so a slow client cannot
- * make us buffer a large result. Message boundaries are tracked (not buffered) to know
- * when a query is running and whether an error of our own can be injected cleanly.
+ * Copies bytes both ways once both sides are logged in, following message boundaries
+ * (never buffering messages) to know when a query is running, whether the server is idle
+ * outside a transaction, and whether the server connection may go back to the pool when
+ * the client leaves. The client's Terminate is kept from the server for that reason.
+ *
+ * Backpressure: a chunk read into a reused buffer (socketInput.ts) must leave the process
+ * before the next read overwrites it, so its source pauses while any of it waits in the
+ * destination's queue; a chunk of its own (TLS, 'data' events) pauses its source only
+ * past the usual high-water mark. Either way a slow reader cannot make us buffer a large
+ * result.
  */
 import type net from 'node:net';
-import { MessageBoundaryTracker } from './protocol/frames';
+import tls from 'node:tls';
+import { BackendTracker, FrontendTracker } from './protocol/sessionTrackers';
+import type { SocketInput } from './socketInput';
+import type { Upstream } from './upstream';
 
-export interface RelayHooks {
-  fromClient(type: number): void;
-  fromServer(type: number): void;
-  /** `by` says which side ended first; called once. */
-  closed(by: 'client' | 'server', error?: Error): void;
-}
+const IDLE = 0x49; // 'I'
 
-function pump(from: net.Socket, to: net.Socket, tracker: MessageBoundaryTracker, onType: (t: number) => void): void {
-  from.on('data', (chunk: Buffer) => {
-    tracker.feed(chunk, onType);
-    if (!to.write(chunk)) {
-      from.pause();
-      to.once('drain', () => from.resume());
+/** One direction: writes chunks on and pauses the source while they are queued. */
+class Pump {
+  private waiting = false;
+  private readonly limit: number;
+  private readonly copy: boolean;
+
+  constructor(
+    private readonly from: net.Socket,
+    private readonly to: net.Socket,
+    reusedSource: boolean,
+  ) {
+    this.limit = reusedSource ? 0 : to.writableHighWaterMark;
+    // Encryption may hold on to cleartext beyond the write call; give it a copy.
+    this.copy = reusedSource && to instanceof tls.TLSSocket;
+  }
+
+  write(chunk: Buffer): void {
+    if (this.to.destroyed) return;
+    this.to.write(this.copy ? Buffer.from(chunk) : chunk, this.flushed);
+    if (!this.waiting && this.to.writableLength > this.limit) {
+      this.waiting = true;
+      this.from.pause();
     }
-  });
+  }
+
+  private readonly flushed = (): void => {
+    if (this.waiting && this.to.writableLength <= this.limit) {
+      this.waiting = false;
+      this.from.resume();
+    }
+  };
 }
 
-export function relay(client: net.Socket, server: net.Socket, hooks: RelayHooks): { serverTracker: MessageBoundaryTracker } {
-  const clientTracker = new MessageBoundaryTracker();
-  const serverTracker = new MessageBoundaryTracker();
-  let done = false;
-  const finish = (by: 'client' | 'server', error?: Error): void => {
-    if (done) return;
-    done = true;
-    hooks.closed(by, error);
+export type RelayEnd = (by: 'client' | 'server', error?: Error) => void;
+
+export class Relay {
+  readonly front = new FrontendTracker();
+  readonly back = new BackendTracker();
+  private done = false;
+  private readonly toServer: Pump;
+  private readonly toClient: Pump;
+
+  constructor(
+    private readonly client: net.Socket,
+    private readonly clientInput: SocketInput,
+    private readonly server: Upstream,
+    private readonly onEnd: RelayEnd,
+  ) {
+    this.toServer = new Pump(client, server.socket, clientInput.reused);
+    this.toClient = new Pump(server.socket, client, server.input.reused);
+    client.on('error', this.clientError).on('close', this.clientClosed).on('end', this.clientClosed);
+    server.socket.on('error', this.serverError).on('close', this.serverClosed).on('end', this.serverClosed);
+    clientInput.handler = this.fromClient;
+    server.input.handler = this.fromServer;
+    if (server.rest.length) {
+      const rest = server.rest;
+      server.rest = Buffer.alloc(0);
+      this.fromServer(rest);
+    }
+  }
+
+  /** Queries the client still waits for (each Query, Sync and FunctionCall gets one ReadyForQuery). */
+  get pending(): number {
+    return this.front.requests - this.back.readies;
+  }
+
+  /**
+   * True when the server connection could serve another client after a reset: no query
+   * running, idle outside a transaction, nothing half-sent either way.
+   */
+  get reusable(): boolean {
+    return (
+      this.pending === 0 &&
+      this.back.status === IDLE &&
+      !this.front.unsynced &&
+      this.front.atBoundary &&
+      this.back.atBoundary &&
+      !this.server.socket.destroyed &&
+      this.server.socket.readyState === 'open'
+    );
+  }
+
+  private readonly fromClient = (chunk: Buffer): void => {
+    const n = this.front.feed(chunk);
+    if (n > 0) this.toServer.write(n === chunk.length ? chunk : chunk.subarray(0, n));
+    // The client said goodbye: the session is over, whether or not it closes the socket.
+    if (this.front.terminated) this.finish('client');
   };
-  pump(client, server, clientTracker, hooks.fromClient);
-  pump(server, client, serverTracker, hooks.fromServer);
-  client.on('error', (e) => finish('client', e));
-  server.on('error', (e) => finish('server', e));
-  client.on('close', () => finish('client'));
-  server.on('close', () => finish('server'));
-  client.on('end', () => finish('client'));
-  server.on('end', () => finish('server'));
-  return { serverTracker };
+
+  private readonly fromServer = (chunk: Buffer): void => {
+    this.back.feed(chunk);
+    this.toClient.write(chunk);
+  };
+
+  private readonly clientError = (e: Error): void => this.finish('client', e);
+  private readonly clientClosed = (): void => this.finish('client');
+  private readonly serverError = (e: Error): void => this.finish('server', e);
+  private readonly serverClosed = (): void => this.finish('server');
+
+  private finish(by: 'client' | 'server', error?: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.stop();
+    this.onEnd(by, error);
+  }
+
+  /** Stops relaying; the sockets are left to the caller (the server one maybe to the pool). */
+  stop(): void {
+    this.done = true;
+    this.client.off('error', this.clientError).off('close', this.clientClosed).off('end', this.clientClosed);
+    this.server.socket.off('error', this.serverError).off('close', this.serverClosed).off('end', this.serverClosed);
+    // Late bytes of this client must never reach a server connection someone else may get next.
+    const ignore = (): void => undefined;
+    this.clientInput.handler = ignore;
+    this.server.input.handler = ignore;
+  }
 }

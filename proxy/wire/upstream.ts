@@ -1,14 +1,15 @@
 /**
  * Logs in to the real PostgreSQL as the session role, on the client's behalf. Returns the
- * open socket once the server said ReadyForQuery, together with what the client must see
- * (the server's ParameterStatus and notice messages, raw) and the backend's cancel key —
- * or the server's own ErrorResponse, which the client then receives verbatim.
+ * open connection once the server said ReadyForQuery, together with what the client must
+ * see (the server's ParameterStatus values and login notices) and the backend's cancel
+ * key — or the server's own ErrorResponse, which the client then receives verbatim.
  */
 import net from 'node:net';
 import tls from 'node:tls';
 import fs from 'node:fs';
 import { FrameDecoder } from './protocol/frames';
 import { FrameReader } from './frameReader';
+import { SocketInput } from './socketInput';
 import { AUTH_CLEARTEXT, AUTH_MD5, AUTH_OK, AUTH_SASL, AUTH_SASL_CONTINUE, AUTH_SASL_FINAL } from './protocol/codes';
 import { message, parseFields } from './protocol/backend';
 import { passwordMessage, saslInitialResponse, saslResponse, sslRequest, startupMessage } from './protocol/frontend';
@@ -34,13 +35,24 @@ export interface UpstreamTarget {
 
 export interface Upstream {
   socket: net.Socket;
-  /** ParameterStatus and NoticeResponse messages, as the server sent them. */
-  startupMessages: Buffer[];
+  /** The socket's incoming bytes; its handler says who owns the connection now. */
+  input: SocketInput;
+  /** The server's ParameterStatus values in the order it sent them (a reset updates them). */
+  params: Map<string, string>;
+  /** NoticeResponse messages of the login, raw (only the first client sees them). */
+  notices: Buffer[];
   backendPid: number;
   backendKey: Buffer;
-  /** Bytes the server sent after ReadyForQuery (normally none). */
+  /** Bytes the server sent after ReadyForQuery that nobody consumed yet (normally none). */
   rest: Buffer;
 }
+
+/** Until a client takes over the connection, whatever the server sends is kept for it (a copy: the read buffer is reused). */
+export const keepUnread =
+  (u: Upstream) =>
+  (chunk: Buffer): void => {
+    u.rest = Buffer.concat([u.rest, chunk]);
+  };
 
 export type UpstreamResult =
   | { ok: true; upstream: Upstream }
@@ -95,22 +107,23 @@ export async function connectUpstream(t: UpstreamTarget, timeoutMs = 15_000): Pr
       return { ok: false, message: socket.message };
     }
     socket.setNoDelay(true);
-    return await login(socket, t);
+    return await login(socket, new SocketInput(socket, () => undefined).begin(), t);
   } finally {
     clearTimeout(timer);
   }
 }
 
-async function login(socket: net.Socket, t: UpstreamTarget): Promise<UpstreamResult> {
+async function login(socket: net.Socket, input: SocketInput, t: UpstreamTarget): Promise<UpstreamResult> {
   // The server is trusted to frame correctly; its messages can be large (notices with detail).
-  const reader = new FrameReader(socket, new FrameDecoder('message', 64 * 1024 * 1024));
+  const reader = new FrameReader(input, new FrameDecoder('message', 64 * 1024 * 1024));
   const failWith = (msg: string): UpstreamResult => {
     reader.detach();
     socket.destroy();
     return { ok: false, message: msg };
   };
   socket.write(startupMessage({ user: t.user, database: t.database, ...t.params }));
-  const startupMessages: Buffer[] = [];
+  const params = new Map<string, string>();
+  const notices: Buffer[] = [];
   let scram: ScramClient | undefined;
   let backendPid = 0;
   let backendKey = Buffer.alloc(0);
@@ -146,10 +159,14 @@ async function login(socket: net.Socket, t: UpstreamTarget): Promise<UpstreamRes
         } else return failWith(`the server asked for an unsupported authentication method (${code})`);
         break;
       }
-      case 'S':
+      case 'S': {
+        const [name, value] = f.body.toString('utf8').split('\0');
+        if (name) params.set(name, value ?? '');
+        break;
+      }
       case 'N':
         // Notices during login are normal (PostgreSQL 19 warns after MD5 logins).
-        startupMessages.push(message(f.type, f.body));
+        notices.push(message(f.type, f.body));
         break;
       case 'K':
         if (f.body.length < 8) return failWith('malformed BackendKeyData');
@@ -163,8 +180,9 @@ async function login(socket: net.Socket, t: UpstreamTarget): Promise<UpstreamRes
         return { ok: false, error: message('E', f.body), fields, message: fields.get('M') ?? 'the server refused the login' };
       }
       case 'Z': {
-        const rest = reader.detach();
-        return { ok: true, upstream: { socket, startupMessages, backendPid, backendKey, rest } };
+        const upstream: Upstream = { socket, input, params, notices, backendPid, backendKey, rest: reader.detach() };
+        input.handler = keepUnread(upstream);
+        return { ok: true, upstream };
       }
       default:
         return failWith(`unexpected message "${f.type}" during login`);

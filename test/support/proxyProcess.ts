@@ -15,7 +15,8 @@ export interface RunningProxy {
 }
 
 export async function startProxy(args: string[], env: NodeJS.ProcessEnv): Promise<RunningProxy> {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'mayfly-home-'));
+  // A given MAYFLY_HOME is reused (a restarted proxy); otherwise each proxy gets its own.
+  const home = env.MAYFLY_HOME ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mayfly-home-'));
   const socket = path.join(home, 'run', 'control.sock');
   const fullEnv = { ...process.env, ...env, MAYFLY_HOME: home };
   const child = spawn(process.execPath, [BIN, 'proxy', ...args], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });

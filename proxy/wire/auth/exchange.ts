@@ -2,16 +2,21 @@
  * Runs the client-facing authentication exchange over a connection in message framing:
  * SCRAM-SHA-256 (real or mock) or MD5. Returns whether the client proved its identity;
  * unknown users and wrong passwords take the identical path and get the identical answer.
+ * Over TLS, SCRAM-SHA-256-PLUS is offered first, for every SCRAM exchange alike (real or
+ * mock), so the offer reveals nothing about the user.
  */
 import { authenticationMD5, authenticationSASL, authenticationSASLContinue, authenticationSASLFinal } from '../protocol/backend';
 import type { Credential } from '../identity';
 import { md5Salt, md5Verify } from './md5';
-import { mockKeys, parseSaslInitial, SCRAM_MECHANISM, ScramServer } from './scramServer';
+import { mockKeys, parseSaslInitial, SCRAM_MECHANISM, SCRAM_PLUS_MECHANISM, ScramServer } from './scramServer';
 import type { Frame } from '../protocol/frames';
 
 export type AuthOutcome =
-  /** `clientKey`: recovered from a SCRAM proof, for pass-through logins (memory only). */
-  | { ok: true; method: 'scram' | 'md5'; clientKey?: Buffer }
+  /**
+   * `clientKey`: recovered from a SCRAM proof, for pass-through logins (memory only).
+   * `scram-plus`: SCRAM-SHA-256-PLUS, the proof covered our TLS certificate.
+   */
+  | { ok: true; method: 'scram' | 'scram-plus' | 'md5'; clientKey?: Buffer }
   /** `abandoned`: the client hung up before answering (psql does this to prompt for a password). */
   | { ok: false; reason: string; abandoned?: boolean; protocol?: boolean };
 
@@ -29,7 +34,11 @@ async function password(io: AuthIo): Promise<Buffer | AuthOutcome> {
   return f.body;
 }
 
-export async function authenticate(user: string, credential: Credential, io: AuthIo): Promise<AuthOutcome> {
+/**
+ * `endPoint`: the `tls-server-end-point` binding data of this TLS connection (see
+ * channelBinding.ts); absent in plaintext, or when our certificate cannot be bound to.
+ */
+export async function authenticate(user: string, credential: Credential, io: AuthIo, endPoint?: Buffer): Promise<AuthOutcome> {
   if (credential.method === 'md5') {
     const salt = md5Salt();
     io.write(authenticationMD5(salt));
@@ -40,13 +49,14 @@ export async function authenticate(user: string, credential: Credential, io: Aut
     return md5Verify(credential.secret, salt, answer) ? { ok: true, method: 'md5' } : { ok: false, reason: 'password does not match' };
   }
   const keys = credential.method === 'scram' ? credential.keys : mockKeys(user);
-  const server = new ScramServer(keys);
-  io.write(authenticationSASL([SCRAM_MECHANISM]));
+  const mechanisms = endPoint ? [SCRAM_PLUS_MECHANISM, SCRAM_MECHANISM] : [SCRAM_MECHANISM];
+  io.write(authenticationSASL(mechanisms));
   const first = await password(io);
   if (!Buffer.isBuffer(first)) return first;
   const initial = parseSaslInitial(first);
   if (!initial) return { ok: false, reason: 'malformed SASLInitialResponse', protocol: true };
-  if (initial.mechanism !== SCRAM_MECHANISM) return { ok: false, reason: 'client selected an invalid SASL authentication mechanism', protocol: true };
+  if (!mechanisms.includes(initial.mechanism)) return { ok: false, reason: 'client selected an invalid SASL authentication mechanism', protocol: true };
+  const server = new ScramServer(keys, undefined, { ...(endPoint ? { endPoint } : {}), plus: initial.mechanism === SCRAM_PLUS_MECHANISM });
   const serverFirst = server.clientFirst(initial.data);
   if (!serverFirst.ok) return { ok: false, reason: serverFirst.reason, protocol: true };
   io.write(authenticationSASLContinue(serverFirst.value));
@@ -55,5 +65,5 @@ export async function authenticate(user: string, credential: Credential, io: Aut
   const result = server.clientFinal(final.toString('utf8'));
   if (!result.ok) return { ok: false, reason: credential.method === 'mock' ? 'unknown user' : result.reason };
   io.write(authenticationSASLFinal(result.value.serverFinal));
-  return { ok: true, method: 'scram', clientKey: result.value.clientKey };
+  return { ok: true, method: initial.mechanism === SCRAM_PLUS_MECHANISM ? 'scram-plus' : 'scram', clientKey: result.value.clientKey };
 }

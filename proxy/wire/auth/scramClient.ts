@@ -14,6 +14,26 @@ export type ScramSecret = string | { clientKey: Buffer; keys: ScramKeys };
 
 const hmac = (key: Buffer, data: string | Buffer): Buffer => crypto.createHmac('sha256', key).update(data).digest();
 
+/**
+ * ClientKey and ServerKey per (password, salt, iterations). PBKDF2 at 4096 iterations
+ * blocks the event loop for milliseconds, and a session role logs in with the same
+ * password and salt every time; keyed by a hash so the map holds no password. Bounded.
+ */
+const derived = new Map<string, { clientKey: Buffer; serverKey: Buffer }>();
+const DERIVED_MAX = 256;
+
+function deriveKeys(password: string, salt: string, iterations: number): { clientKey: Buffer; serverKey: Buffer } {
+  const id = crypto.createHash('sha256').update(`${iterations}\0${salt}\0${password}`).digest('base64');
+  let keys = derived.get(id);
+  if (!keys) {
+    const salted = crypto.pbkdf2Sync(saslPrep(password), Buffer.from(salt, 'base64'), iterations, 32, 'sha256');
+    keys = { clientKey: hmac(salted, 'Client Key'), serverKey: hmac(salted, 'Server Key') };
+    derived.set(id, keys);
+    if (derived.size > DERIVED_MAX) derived.delete(derived.keys().next().value!);
+  }
+  return keys;
+}
+
 export class ScramClient {
   private readonly clientNonce = crypto.randomBytes(18).toString('base64');
   private clientFirstBare = '';
@@ -41,11 +61,8 @@ export class ScramClient {
     if (!salt || !Number.isInteger(iterations) || iterations < 1) return new Error('SCRAM: malformed server-first-message');
     let clientKey: Buffer;
     let serverKey: Buffer;
-    if (typeof this.secret === 'string') {
-      const salted = crypto.pbkdf2Sync(saslPrep(this.secret), Buffer.from(salt, 'base64'), iterations, 32, 'sha256');
-      clientKey = hmac(salted, 'Client Key');
-      serverKey = hmac(salted, 'Server Key');
-    } else {
+    if (typeof this.secret === 'string') ({ clientKey, serverKey } = deriveKeys(this.secret, salt, iterations));
+    else {
       const k = this.secret.keys;
       if (Buffer.from(salt, 'base64').toString('base64') !== k.salt.toString('base64') || iterations !== k.iterations)
         return new Error('the server holds a different SCRAM verifier for this user than the users file (salt or iterations differ)');

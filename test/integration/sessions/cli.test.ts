@@ -194,7 +194,7 @@ describe('sessions from the CLI on a real PostgreSQL', function () {
     let home: string;
     before(() => (home = fs.mkdtempSync(path.join(os.tmpdir(), 'mayfly-direct-'))));
 
-    it('opens a session directly, then refuses to silently rotate a live password', async () => {
+    it('opens a session directly, shares it with the next call, and refuses to silently rotate a password it does not hold', async () => {
       const env = { ...dsnEnv, MAYFLY_HOME: home };
       // Start from an expired role so the first open may issue a password.
       await runMayfly(['session', 'revoke', 'store-readonly', ...config], { env });
@@ -203,14 +203,20 @@ describe('sessions from the CLI on a real PostgreSQL', function () {
       assert.match(first.stderr, /no proxy is running/);
       const creds = parseEnv(first.stdout);
       assert.equal(psql(creds, 'select 1').out, '1');
-      const second = await runMayfly(['session', 'open', 'store-readonly', '--env', ...config], { env });
+      // The same user's next call finds the live password in its state file.
+      const shared = await runMayfly(['session', 'open', 'store-readonly', '--env', ...config], { env });
+      assert.equal(shared.code, 0, shared.stderr);
+      assert.equal(parseEnv(shared.stdout).PGPASSWORD, creds.PGPASSWORD);
+      // Another Mayfly (another home, say another user's) does not hold it: it refuses.
+      const otherEnv = { ...dsnEnv, MAYFLY_HOME: fs.mkdtempSync(path.join(os.tmpdir(), 'mayfly-other-')) };
+      const second = await runMayfly(['session', 'open', 'store-readonly', '--env', ...config], { env: otherEnv });
       assert.equal(second.code, 1);
       assert.match(second.stderr, /live until .* --rotate/);
       assert.equal(psql(creds, 'select 1').out, '1', 'the first holder still works');
-      const rotated = await runMayfly(['session', 'open', 'store-readonly', '--env', '--rotate', ...config], { env });
+      const rotated = await runMayfly(['session', 'open', 'store-readonly', '--env', '--rotate', ...config], { env: otherEnv });
       assert.equal(rotated.code, 0, rotated.stderr);
       assert.notEqual(parseEnv(rotated.stdout).PGPASSWORD, creds.PGPASSWORD);
-      for (const r of [first, second, rotated]) assert.ok(!r.stderr.includes(dsnPassword));
+      for (const r of [first, shared, second, rotated]) assert.ok(!r.stderr.includes(dsnPassword));
     });
 
     it('exec without a proxy ends its role when the command ends', async () => {

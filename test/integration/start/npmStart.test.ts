@@ -1,6 +1,6 @@
 // `npm start` as a new user runs it: embedded PostgreSQL, demo data, proxy, printed commands that work.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,6 +58,19 @@ describe('npm start (the main job on an embedded default)', function () {
       assert.match(r.stdout, /_hoop_session_user_bb0465c4/);
       const ro = await runMayfly(['exec', 'store-readonly', '--', 'psql', '-XAtc', 'select count(*) > 0 from store.products'], { env });
       assert.equal(ro.stdout.trim(), 't', ro.stderr);
+      // The printed DB-tool command, run as printed: psql through the local Postgres proxy.
+      const printed = /PGPASSFILE=(\S+) psql -h 127\.0\.0\.1 -p (\d+) -U alice@pg-homolog testdb/.exec(first.out());
+      assert.ok(printed, first.out());
+      const viaProxy = spawnSync('psql', ['-h', '127.0.0.1', '-p', printed[2]!, '-U', 'alice@pg-homolog', '-XAtc', 'select current_user', 'testdb'], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH, PGPASSFILE: path.resolve(ROOT, printed[1]!) },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      assert.equal(viaProxy.status, 0, viaProxy.stderr);
+      assert.equal(viaProxy.stdout.trim(), '_hoop_session_user_bb0465c4');
+      assert.equal(fs.statSync(path.resolve(ROOT, printed[1]!)).mode & 0o777, 0o600);
+      assert.ok(!first.out().includes(fs.readFileSync(path.join(demo, 'alice-password'), 'utf8')), "alice's password is not printed");
       const password = fs.readFileSync(path.join(demo, 'superuser-password'), 'utf8');
       assert.ok(!first.out().includes(password), 'the superuser password is never printed');
       assert.equal(fs.statSync(path.join(demo, 'superuser-password')).mode & 0o777, 0o600);

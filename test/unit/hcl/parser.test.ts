@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import {
   parseHcl, toPlain, type Attribute, type Block, type Body, type Span, type Value,
 } from '../../../policy/hcl';
+import { applySpanEdits, assertParseInvariants } from '../../support/hclInvariants';
 
 const slice = (text: string, span: Span): string => text.slice(span.start, span.end);
 
@@ -336,7 +337,7 @@ describe('hcl parser: the pasted one-line policy', () => {
     assert.ok(fix);
     assert.equal(fix.title, 'Expand block onto multiple lines');
     assert.equal(fix.preferred, true);
-    const fixed = applyEdits(SEED, fix.edits);
+    const fixed = applySpanEdits(SEED, fix.edits);
     assert.equal(fixed, [
       'policy "pg-homolog" {',
       '  engine              = "postgres"',
@@ -357,7 +358,7 @@ describe('hcl parser: the pasted one-line policy', () => {
     assert.equal(r.diagnostics.length, 1);
     assert.equal(r.diagnostics[0].code, 'hcl.single-line-block');
     assert.match(r.diagnostics[0].detail, /cannot contain another block/);
-    const fixed = applyEdits(t, r.diagnostics[0].fixes![0].edits);
+    const fixed = applySpanEdits(t, r.diagnostics[0].fixes![0].edits);
     assert.equal(fixed, 'outer {\n  inner "x" {\n    a = 1\n    b = "two"\n    c {\n      d = 3\n    }\n  }\n}\n');
     assert.deepEqual(parseHcl(fixed).diagnostics, []);
     assert.deepEqual(toPlain(parseHcl(fixed).body), toPlain(r.body));
@@ -374,7 +375,7 @@ describe('hcl parser: the pasted one-line policy', () => {
     const r = parseHcl(t);
     assert.deepEqual(r.diagnostics.map((d) => d.code), ['hcl.single-line-block']);
     assert.deepEqual(toPlain(r.body), { b: [{ a: 1, c: 2 }] });
-    assert.deepEqual(parseHcl(applyEdits(t, r.diagnostics[0].fixes![0].edits)).diagnostics, []);
+    assert.deepEqual(parseHcl(applySpanEdits(t, r.diagnostics[0].fixes![0].edits)).diagnostics, []);
   });
 
   it('recovers the following policies after the one-liner', () => {
@@ -412,40 +413,8 @@ describe('hcl toPlain: the hcl2json shape', () => {
 });
 
 describe('hcl parser: never throws', () => {
-  function checkSpans(text: string, spans: Span[]): void {
-    for (const s of spans) {
-      assert.ok(s.start >= 0 && s.start <= s.end && s.end <= text.length, `bad span ${JSON.stringify(s)} in ${JSON.stringify(text)}`);
-    }
-  }
-
-  function allSpans(body: Body, out: Span[]): Span[] {
-    out.push(body.span);
-    const value = (v: Value): void => {
-      out.push(v.span);
-      if (v.kind === 'tuple') v.items.forEach(value);
-      if (v.kind === 'object') for (const i of v.items) { out.push(i.keySpan); value(i.value); }
-    };
-    for (const it of body.items) {
-      out.push(it.span);
-      if (it.kind === 'attribute') { out.push(it.nameSpan); value(it.value); } else {
-        out.push(it.typeSpan, it.openBrace, ...it.labels.map((l) => l.span));
-        if (it.closeBrace) out.push(it.closeBrace);
-        allSpans(it.body, out);
-      }
-    }
-    return out;
-  }
-
   const check = (text: string): void => {
-    const r = parseHcl(text);
-    checkSpans(text, allSpans(r.body, []));
-    checkSpans(text, r.diagnostics.map((d) => d.span));
-    for (const d of r.diagnostics) {
-      assert.equal(d.severity, 'error');
-      assert.match(d.code, /^hcl\.[a-z]+(-[a-z]+)*$/);
-      assert.notEqual(d.code, 'hcl.internal-error', `${d.detail} for ${JSON.stringify(text)}`);
-    }
-    toPlain(r.body);
+    assertParseInvariants(text);
   };
 
   it('on arbitrary strings', () => {
@@ -475,10 +444,3 @@ describe('hcl parser: never throws', () => {
   });
 });
 
-function applyEdits(text: string, edits: { span: Span; newText: string }[]): string {
-  let out = text;
-  for (const e of [...edits].sort((a, b) => b.span.start - a.span.start)) {
-    out = out.slice(0, e.span.start) + e.newText + out.slice(e.span.end);
-  }
-  return out;
-}

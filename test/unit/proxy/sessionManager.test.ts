@@ -157,3 +157,63 @@ describe('session manager', () => {
     manager.close();
   });
 });
+
+describe('session state across restarts (the state file)', () => {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const os = require('node:os') as typeof import('node:os');
+  const path = require('node:path') as typeof import('node:path');
+  const { SessionStore } = require('../../../proxy/sessions/sessionStore') as typeof import('../../../proxy/sessions/sessionStore');
+
+  function withStore(file: string, provisioner = new RecordingProvisioner()) {
+    const doc = analyzePolicies(TEXT);
+    const lines: string[] = [];
+    const manager = new SessionManager({
+      policy: (n) => doc.policies.find((p) => p.name === n),
+      granter: async () => GRANTER,
+      provisioner,
+      log: createLogger((l) => lines.push(l)),
+      store: new SessionStore(file),
+    });
+    return { manager, provisioner, lines };
+  }
+  const settle = () => new Promise((r) => setImmediate(r));
+
+  it('a restarted manager takes up the live role and its sessions, and keeps sharing the password', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mayfly-state-')), 'state', 'sessions.json');
+    const first = withStore(file);
+    const a = await first.manager.open('a');
+    first.manager.close();
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    assert.equal(fs.statSync(path.dirname(file)).mode & 0o777, 0o700);
+    assert.ok(!fs.readFileSync(file, 'utf8').includes(GRANTER.password!), 'no granter DSN in the state file');
+    // The role is live on the server (same provisioner): a fresh process must not refuse or rotate.
+    const second = withStore(file, first.provisioner);
+    await second.manager.ready();
+    assert.deepEqual(second.manager.list().map((s) => s.id), [a.id]);
+    const again = await second.manager.open('a');
+    assert.equal(again.password, a.password);
+    assert.equal(second.provisioner.calls.filter((c) => c.startsWith('provision')).length, 1, 'no second provision, no rotation');
+    assert.match(second.lines.join('\n'), /sessions\.restored/);
+    assert.ok(!second.lines.join('\n').includes(a.password), 'the restored password is redacted from logs');
+    second.manager.close();
+  });
+
+  it('a revoked session and its expired role do not come back, and a broken file is ignored', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mayfly-state-')), 'sessions.json');
+    const first = withStore(file);
+    await first.manager.open('a');
+    await first.manager.revoke('a');
+    await settle();
+    first.manager.close();
+    const second = withStore(file, first.provisioner);
+    await second.manager.ready();
+    assert.equal(second.manager.list().length, 0);
+    fs.writeFileSync(file, '{ not json');
+    const third = withStore(file, first.provisioner);
+    await third.manager.ready();
+    assert.equal(third.manager.list().length, 0);
+    const fresh = await third.manager.open('a');
+    assert.ok(fresh.password);
+    third.manager.close();
+  });
+});

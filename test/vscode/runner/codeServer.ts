@@ -128,6 +128,8 @@ function serverEnv(tmpDir: string, extra: Record<string, string> | undefined): N
   // code-server writes logs and a default config under XDG dirs (~/.local/share, ~/.config).
   env.XDG_DATA_HOME = path.join(tmpDir, 'xdg-data');
   env.XDG_CONFIG_HOME = path.join(tmpDir, 'xdg-config');
+  // The extension's proxy keeps its control socket and state here, not in the real ~/.mayfly.
+  env.MAYFLY_HOME = path.join(tmpDir, 'mayfly-home');
   return { ...env, ...extra };
 }
 

@@ -11,6 +11,7 @@ import { launchChromium, newWorkbenchPage } from './browser';
 import { remoteUri, startCodeServer, tail, trackTempDir, type CodeServer } from './codeServer';
 import { logsDir } from './paths';
 import { mapStack } from './stack';
+import { scanForSecrets } from './secretScan';
 import { newTally, OUTPUT_PREFIX, parseResultLine, record, verdict, type Tally } from './protocol';
 
 export interface SuiteSpec {
@@ -41,6 +42,8 @@ export interface SuiteSetupContext {
 
 export interface SuiteSetupResult {
   env?: Record<string, string>;
+  /** Values that must appear nowhere VS Code or Mayfly write (checked after the suite). */
+  secrets?: string[];
   /** Called after the suite, whatever happened. */
   teardown?: () => Promise<void> | void;
 }
@@ -112,6 +115,7 @@ export async function runSuite(spec: SuiteSpec, opts: Omit<RunOptions, 'suites'>
   let server: CodeServer | undefined;
   let browser: Browser | undefined;
   let setup: SuiteSetupResult | void = undefined;
+  let secretsFile: string | undefined;
   try {
     if (spec.setup) {
       say(`[${spec.name}] setup: ${path.relative(process.cwd(), spec.setup)}`);
@@ -120,9 +124,11 @@ export async function runSuite(spec: SuiteSpec, opts: Omit<RunOptions, 'suites'>
       setup = await mod.setup({ name: spec.name, workspace });
     }
     say(`[${spec.name}] starting code-server (workspace ${workspace}, ${spec.trusted === false ? 'untrusted' : 'trusted'})`);
+    secretsFile = path.join(logDir, 'secrets-seen');
     server = await startCodeServer({
       trusted: spec.trusted !== false,
-      env: { ...spec.env, ...setup?.env },
+      // Tests append the session passwords they see to this file, for the scan afterwards.
+      env: { ...spec.env, ...setup?.env, MAYFLY_TEST_SECRETS_FILE: secretsFile },
       logFile: path.join(logDir, 'code-server.log'),
     });
     browser = await launchChromium();
@@ -178,6 +184,26 @@ export async function runSuite(spec: SuiteSpec, opts: Omit<RunOptions, 'suites'>
     say(`[${spec.name}] runner error: ${(err as Error).stack ?? err}`);
   } finally {
     await browser?.close().catch(() => undefined);
+    if (server && secretsFile) {
+      const seen = fs.existsSync(secretsFile) ? fs.readFileSync(secretsFile, 'utf8').split('\n').filter(Boolean) : [];
+      fs.rmSync(secretsFile, { force: true });
+      const secrets = [...(setup?.secrets ?? []), ...seen];
+      if (secrets.length) {
+        workbenchLog.end();
+        await new Promise<void>((r) => workbenchLog.once('close', () => r()));
+        const stateDir = path.join(path.dirname(server.userDataDir), 'mayfly-home', 'state');
+        const scan = scanForSecrets([path.dirname(server.userDataDir), logDir, workspace], secrets, (p) => p.startsWith(stateDir));
+        const title = `no secret in VS Code's state, logs or the workspace (${scan.files} files, ${(scan.bytes / 1e6).toFixed(1)} MB, ${secrets.length} secrets)`;
+        if (scan.hits.length) {
+          tally.failed++;
+          tally.failures.push({ title, error: scan.hits.join('\n') });
+          say(`[${spec.name}]   ✗ ${title}\n${scan.hits.map((h) => `[${spec.name}]       ${h}`).join('\n')}`);
+        } else {
+          tally.passed++;
+          say(`[${spec.name}]   ✓ ${title}`);
+        }
+      }
+    }
     if (server) {
       // Keep the VS Code logs (extension host, server) next to ours before the temp dir goes.
       const vscodeLogs = path.join(server.userDataDir, 'logs');
@@ -191,7 +217,7 @@ export async function runSuite(spec: SuiteSpec, opts: Omit<RunOptions, 'suites'>
         say(`[${spec.name}] teardown failed: ${(err as Error).stack ?? err}`);
       }
     }
-    workbenchLog.end();
+    if (!workbenchLog.closed) workbenchLog.end();
     if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
     untrackScratch();
   }

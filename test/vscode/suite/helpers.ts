@@ -1,5 +1,6 @@
 /** Shared by the extension-host suites: activation and polling. */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import * as vscode from 'vscode';
 import type { MayflyApi } from '../../../extension/extension';
 
@@ -23,4 +24,26 @@ export function workspacePath(...parts: string[]): string {
   const folder = vscode.workspace.workspaceFolders?.[0];
   assert.ok(folder, 'no workspace folder');
   return vscode.Uri.joinPath(folder.uri, ...parts).fsPath;
+}
+
+let outputs = 0;
+
+/** Runs one simple command in the terminal and returns its output and `exit=CODE`, through a file the shell writes. */
+export async function runIn(terminal: vscode.Terminal, command: string): Promise<string> {
+  const out = workspacePath(`.out-${process.pid}-${Date.now()}-${++outputs}.txt`);
+  terminal.sendText(`${command} > '${out}.tmp' 2>&1; echo "exit=$?" >> '${out}.tmp'; mv '${out}.tmp' '${out}'`);
+  const text = await waitFor(`output of ${command}`, () => (fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : undefined), 30_000);
+  fs.rmSync(out, { force: true });
+  return text;
+}
+
+/**
+ * Notes the session passwords the extension holds now, for the runner's scan of everything
+ * VS Code wrote (test/vscode/runner/secretScan.ts). Call it after each test.
+ */
+export function recordSessionSecrets(api: MayflyApi): void {
+  const file = process.env.MAYFLY_TEST_SECRETS_FILE;
+  if (!file) return;
+  const passwords = api.services.sessions.sessions.map((s) => s.password).filter(Boolean);
+  if (passwords.length) fs.appendFileSync(file, passwords.join('\n') + '\n');
 }

@@ -7,25 +7,16 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import * as vscode from 'vscode';
 import type { MayflyApi } from '../../../../extension/extension';
-import { activateMayfly, waitFor, workspacePath } from '../helpers';
+import { activateMayfly, recordSessionSecrets, runIn, waitFor, workspacePath } from '../helpers';
 
 let api: MayflyApi;
-let n = 0;
-
-/** Runs a command line in the terminal and returns what it wrote to a file. */
-async function runIn(terminal: vscode.Terminal, command: string): Promise<string> {
-  const out = workspacePath(`.out-${process.pid}-${++n}.txt`);
-  terminal.sendText(`${command} > '${out}.tmp' 2>&1; echo "exit=$?" >> '${out}.tmp'; mv '${out}.tmp' '${out}'`);
-  const text = await waitFor(`output of ${command}`, () => (fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : undefined), 30_000);
-  fs.rmSync(out, { force: true });
-  return text;
-}
 
 describe('Mayfly sessions in a real VS Code', function () {
   before(async () => {
     assert.ok(process.env.MAYFLY_TEST_DSN, 'the runner must pass MAYFLY_TEST_DSN');
     api = await activateMayfly();
   });
+  afterEach(() => recordSessionSecrets(api));
 
   it('starts the bundled proxy and shows it in the status bar', async () => {
     await waitFor('proxy running', () => api.services.proxy.state.kind === 'running' || undefined, 30_000);
@@ -157,6 +148,14 @@ describe('Mayfly sessions in a real VS Code', function () {
     const pid = api.services.proxy.pid!;
     process.kill(pid, 'SIGKILL');
     await waitFor('proxy restarted', () => (api.services.proxy.state.kind === 'running' && api.services.proxy.pid !== pid) || undefined, 30_000);
+  });
+
+  it("keeps the DSN out of the proxy's process arguments", () => {
+    const dsn = process.env.MAYFLY_TEST_DSN!;
+    const password = decodeURIComponent(/:\/\/[^:]+:([^@]+)@/.exec(dsn)![1]!);
+    const args = fs.readFileSync(`/proc/${api.services.proxy.pid}/cmdline`, 'utf8');
+    assert.match(args, /proxy/);
+    assert.ok(!args.includes(password) && !args.includes(encodeURIComponent(password)));
   });
 
   it('never writes a DSN or password to the output channel', async () => {

@@ -1,0 +1,16 @@
+/** Valid startup-phase packets, the seeds the wire fuzzers mutate. */
+import * as wb from '../../support/wireBytes';
+
+/** Valid startup-phase packets of every kind, the seeds of the mutations. */
+export const VALID_STARTUP_PACKETS: Buffer[] = [
+  wb.startup({ user: 'alice', database: 'testdb' }),
+  wb.startup({ user: 'alice@pg-homolog', database: 'dellstore', application_name: 'psql', client_encoding: 'UTF8' }, 3, 0),
+  wb.startup({ user: 'bob', options: '-c mayfly.policy=store-readonly -c search_path=store --work-mem=4MB', DateStyle: 'ISO' }, 3, 2),
+  wb.startup({ user: 'carol', database: 'testdb', '_pq_.command_compression': 'on', '_pq_.x': '' }, 3, 3),
+  wb.startup({ user: 'dave', replication: 'database' }, 3, 0),
+  wb.startup({ user: 'ünïcødé', database: 'データ', options: 'a\\ b -c x=y\\\\' }, 3, 2),
+  wb.ssl(),
+  wb.gssenc(),
+  wb.cancel(12_345, Buffer.from([1, 2, 3, 4])),
+  wb.cancel(-7, Buffer.alloc(32, 0xab)),
+];
