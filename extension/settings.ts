@@ -10,6 +10,12 @@ export interface MayflySettings {
   /** Whether session terminals get the server's address or the local proxy's. */
   connectVia: 'server' | 'proxy';
   renewReminderMinutes: number;
+  /** `--users` specs for the local Postgres proxy, as typed (see userStoreFlags for checking). */
+  userSources: string[];
+  /** `--users-refresh`, a Go duration. */
+  usersRefresh: string;
+  /** AWS overrides; empty strings mean "from the environment and ~/.aws", as the AWS CLI does. */
+  aws: { region: string; profile: string; endpoint: string };
 }
 
 const DEFAULT_LISTEN = '127.0.0.1:6432';
@@ -23,15 +29,20 @@ export function readSettings(): MayflySettings {
     listen: c.get<string>('proxy.listen', DEFAULT_LISTEN),
     connectVia: c.get<string>('terminal.connectVia', 'server') === 'proxy' ? 'proxy' : 'server',
     renewReminderMinutes: c.get<number>('renewReminderMinutes', 10),
+    userSources: c.get<string[]>('users.sources', []),
+    usersRefresh: c.get<string>('users.refresh', '15s'),
+    aws: { region: c.get<string>('aws.region', ''), profile: c.get<string>('aws.profile', ''), endpoint: c.get<string>('aws.endpoint', '') },
   };
 }
 
 /**
  * The `--listen` address for the extension's proxy: only while terminals connect through
- * it, so a window that does not need the listener never competes for its port.
+ * it or user sources are set (users log in there), so a window that does not need the
+ * listener never competes for its port.
  */
 export function proxyListen(settings: MayflySettings): string | undefined {
-  return settings.connectVia === 'proxy' ? settings.listen.trim() || DEFAULT_LISTEN : undefined;
+  const needed = settings.connectVia === 'proxy' || settings.userSources.length > 0;
+  return needed ? settings.listen.trim() || DEFAULT_LISTEN : undefined;
 }
 
 /** The configured policy file, or the first workspace file matching mayfly.policyFiles. */

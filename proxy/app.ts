@@ -16,7 +16,11 @@ import type { Logger } from './log/logger';
 import * as provision from './provision';
 import { SessionError, type SessionInfo } from './sessions/types';
 import { parseListen, WireListener, type ListenAddress } from './wire/listener';
-import { loadUsersFile, watchUsersFile, type UserRecord } from './users/fileStore';
+import type { UserRecord } from './users/fileStore';
+import { UserDirectory } from './users/directory';
+import { createUserSource } from './users/userSources';
+import { parseUserSourceSpec } from './users/sourceSpec';
+import { SecretsReader } from './aws/secretsReader';
 import { secureContext, selfSignedFiles, type TlsFiles } from './wire/tls';
 import type { PoolLimits } from './wire/pool';
 import { sessionFingerprint } from './wire/landing';
@@ -44,7 +48,8 @@ export class MayflyApp {
   private wire?: WireListener;
   /** What health() advertises, so session terminals can point at the listener. */
   private wireAddress?: Health['listen'];
-  private stopUsersWatch?: () => void;
+  /** The user store behind the listener (`--users`), when there is one. */
+  users?: UserDirectory;
   private readonly opening = new Map<string, Promise<SessionInfo>>();
   readonly startedAt = new Date();
 
@@ -134,6 +139,7 @@ export class MayflyApp {
       policyFile: this.policies.file,
       ...(this.policies.loadError ? { policyError: this.policies.loadError } : {}),
       ...(this.wireAddress ? { listen: this.wireAddress } : {}),
+      ...(this.users ? { users: this.users.status() } : {}),
     };
   }
 
@@ -188,10 +194,32 @@ export class MayflyApp {
     return p;
   }
 
+  /**
+   * The identities the listener accepts, from every `--users` source, refreshed in the
+   * background. A users file that cannot be read stops the start (as it always did); an
+   * AWS source that fails starts empty and keeps retrying (fail-static from then on).
+   */
+  private async startUserDirectory(specs: string[], refreshMs: number | undefined, primaryEntry: string | undefined): Promise<UserDirectory | undefined> {
+    if (!specs.length) return undefined;
+    const parsed = specs.map(parseUserSourceSpec);
+    let reader: SecretsReader | undefined;
+    const directory = new UserDirectory({
+      sources: parsed.map((spec) => createUserSource(spec, { reader: () => (reader ??= new SecretsReader(this.options.aws, this.options.log)) })),
+      log: this.options.log,
+      ...(refreshMs ? { refreshMs } : {}),
+      ...(primaryEntry ? { primary: () => this.granter(primaryEntry) } : {}),
+    });
+    await directory.start({ strict: parsed.every((p) => p.kind === 'file') });
+    this.users = directory;
+    return directory;
+  }
+
   /** Starts the local Postgres proxy (`--listen`), with identities from `--users FILE`. */
   async serveWire(opts: {
     listen: string;
-    usersFile?: string;
+    /** User stores (FILE, aws:ID, aws-prefix:P, aws-tag:K=V); the first one wins a duplicate name. */
+    users?: string[];
+    usersRefreshMs?: number;
     primary?: string;
     /** Certificate files; undefined = a self-signed one kept in the config folder; false = no TLS. */
     tls?: TlsFiles | false;
@@ -212,13 +240,11 @@ export class MayflyApp {
     const primaryEntry = opts.primary;
     if (primaryEntry && !this.plugin.entries.has(primaryEntry))
       throw new ConfigError(`--primary ${primaryEntry}: no plugin config entry of that name (add --config ${primaryEntry}=env:VAR)`);
-    const usersFile = opts.usersFile ? path.resolve(opts.usersFile) : undefined;
-    let users: Map<string, UserRecord> = usersFile ? loadUsersFile(usersFile, this.options.log) : new Map();
-    // Edits to the users file apply to new logins; a broken edit keeps the last good set.
-    if (usersFile) this.stopUsersWatch = watchUsersFile(usersFile, this.options.log, (u) => (users = u));
+    const directory = await this.startUserDirectory(opts.users ?? [], opts.usersRefreshMs, primaryEntry);
+    const users = (): ReadonlyMap<string, UserRecord> => directory?.users() ?? new Map();
     const wire = new WireListener({
       log: this.options.log,
-      users: () => users,
+      users,
       roleLogin: (role) => this.sessions.roleLogin(role),
       sessionFor: (policy) => this.sessionForPolicy(policy),
       // Only the entry's server (host, port, TLS) is used; its user and password are not.
@@ -250,12 +276,12 @@ export class MayflyApp {
         if (evicted) this.options.log.log('info', 'wire.pool-evicted', { role, connections: evicted });
       }
     });
-    this.options.log.log('info', 'wire.listening', { host: addr.host, port: addr.port, users: users.size, tls: context !== undefined });
+    this.options.log.log('info', 'wire.listening', { host: addr.host, port: addr.port, users: users().size, tls: context !== undefined });
     return addr;
   }
 
   async close(): Promise<void> {
-    this.stopUsersWatch?.();
+    this.users?.close();
     await this.wire?.close();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.policies.close();

@@ -12,7 +12,12 @@ const USAGE = `usage: mayfly <command> [options]
   policy show FILE [--json]                each policy's session role and grants
 
   proxy --config NAME=VALUE...             run Mayfly (control API; Ctrl-C stops it)
-        [--listen HOST:PORT] [--users FILE]  also serve the local Postgres proxy (default port 6432)
+        [--listen HOST:PORT]               also serve the local Postgres proxy (default port 6432)
+        [--users SPEC]... [--users-refresh 15s]
+                                           who may log in: FILE, aws:SECRET_ID, aws-prefix:PREFIX,
+                                           aws-tag:KEY=VALUE (AWS Secrets Manager; repeatable)
+        [--aws-region R] [--aws-profile P] [--aws-endpoint URL]
+                                           AWS settings (default: the AWS CLI's environment and files)
         [--primary ENTRY]                  pass users without a policy through to ENTRY's server
         [--tls-cert FILE --tls-key FILE | --no-tls] [--allow-remote]
                                            TLS for clients (default: a self-signed certificate in ~/.mayfly/tls)
@@ -43,7 +48,11 @@ const OPTIONS = {
   debug: { type: 'boolean' },
   grace: { type: 'string' },
   listen: { type: 'string' },
-  users: { type: 'string' },
+  users: { type: 'string', multiple: true },
+  'users-refresh': { type: 'string' },
+  'aws-region': { type: 'string' },
+  'aws-profile': { type: 'string' },
+  'aws-endpoint': { type: 'string' },
   primary: { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
@@ -83,6 +92,10 @@ export async function runCli(argv: string[], out: Output = consoleOutput): Promi
             debug: values.debug,
             listen: values.listen,
             users: values.users,
+            usersRefresh: values['users-refresh'],
+            awsRegion: values['aws-region'],
+            awsProfile: values['aws-profile'],
+            awsEndpoint: values['aws-endpoint'],
             primary: values.primary,
             tlsCert: values['tls-cert'],
             tlsKey: values['tls-key'],

@@ -3,6 +3,7 @@ import { MayflyApp } from '../app';
 import { defaultControlSocket } from '../control/paths';
 import { createLogger } from '../log/logger';
 import type { Output } from './output';
+import { parseRefreshInterval, parseUserSourceSpec } from '../users/sourceSpec';
 
 export interface ProxyOptions {
   config: string[];
@@ -11,8 +12,13 @@ export interface ProxyOptions {
   debug?: boolean;
   /** HOST:PORT of the local Postgres proxy (off unless given). */
   listen?: string;
-  /** JSON users file for the local Postgres proxy. */
-  users?: string;
+  /** User stores for the local Postgres proxy: FILE, aws:SECRET_ID, aws-prefix:PREFIX, aws-tag:KEY=VALUE. */
+  users?: string[];
+  /** How often user stores are re-read (a Go duration; default 15s). */
+  usersRefresh?: string;
+  awsRegion?: string;
+  awsProfile?: string;
+  awsEndpoint?: string;
   /** Config entry naming the server identities without a policy are passed through to. */
   primary?: string;
   tlsCert?: string;
@@ -22,11 +28,15 @@ export interface ProxyOptions {
 }
 
 export async function proxyCommand(opts: ProxyOptions, out: Output): Promise<number> {
-  if ((opts.users || opts.primary) && !opts.listen)
-    throw new Error(`${opts.users ? '--users' : '--primary'} needs --listen HOST:PORT (the local Postgres proxy)`);
+  if ((opts.users?.length || opts.primary || opts.usersRefresh) && !opts.listen)
+    throw new Error(`${opts.users?.length ? '--users' : opts.primary ? '--primary' : '--users-refresh'} needs --listen HOST:PORT (the local Postgres proxy)`);
+  // Bad specs and durations are refused before anything starts.
+  for (const spec of opts.users ?? []) parseUserSourceSpec(spec);
+  const usersRefreshMs = opts.usersRefresh ? parseRefreshInterval(opts.usersRefresh) : undefined;
+  const aws = { ...(opts.awsRegion ? { region: opts.awsRegion } : {}), ...(opts.awsProfile ? { profile: opts.awsProfile } : {}), ...(opts.awsEndpoint ? { endpoint: opts.awsEndpoint } : {}) };
   if (!!opts.tlsCert !== !!opts.tlsKey) throw new Error('--tls-cert and --tls-key go together');
   const log = createLogger((line) => out.err(line), { json: opts.json, debug: opts.debug });
-  const app = new MayflyApp({ config: opts.config, log, watch: true });
+  const app = new MayflyApp({ config: opts.config, log, watch: true, aws });
   const socket = opts.control ?? defaultControlSocket();
   // A refused control socket (e.g. a folder another user owns) must not leave the policy
   // watcher holding the process open.
@@ -39,7 +49,8 @@ export async function proxyCommand(opts: ProxyOptions, out: Output): Promise<num
     if (opts.listen)
       wire = await app.serveWire({
         listen: opts.listen,
-        ...(opts.users ? { usersFile: opts.users } : {}),
+        ...(opts.users?.length ? { users: opts.users } : {}),
+        ...(usersRefreshMs ? { usersRefreshMs } : {}),
         ...(opts.primary ? { primary: opts.primary } : {}),
         ...(opts.noTls ? { tls: false as const } : opts.tlsCert && opts.tlsKey ? { tls: { cert: opts.tlsCert, key: opts.tlsKey } } : {}),
         ...(opts.allowRemote ? { allowRemote: true } : {}),

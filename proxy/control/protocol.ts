@@ -1,5 +1,6 @@
 /** The control API's routes and bodies, shared by the server and its one client. */
 import type { SessionInfo } from '../sessions/types';
+import type { DirectoryStatus } from '../users/directory';
 import type { PolicyListing, PolicyProblem } from '../policies/policyStore';
 
 export interface Health {
@@ -12,6 +13,8 @@ export interface Health {
   policyError?: string;
   /** The local Postgres proxy's address, when this proxy listens (`--listen`). */
   listen?: WireEndpoint;
+  /** The user store behind the listener (`--users`): last refresh, staleness, per source. */
+  users?: DirectoryStatus;
 }
 
 /** Where the local Postgres proxy listens, and whether it offers TLS (SSLRequest answered `S`). */

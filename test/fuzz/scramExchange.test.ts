@@ -1,11 +1,14 @@
 /**
  * Fuzzing the client-facing authentication exchange through its public entry point,
- * `authenticate(user, credential, io)`: SCRAM-SHA-256 from stored keys, the mock exchange
- * for unknown users, and MD5. The client here is written from RFC 5802 / 7677 (not the
+ * `authenticate(user, credential, io, endPoint?)`: SCRAM-SHA-256 from stored keys, with
+ * and without channel binding (SCRAM-SHA-256-PLUS, as over TLS), the mock exchange for
+ * unknown users, and MD5. The client here is written from RFC 5802 / 7677 (not the
  * proxy's own ScramClient), answers whatever the server sends, and mutates its
  * client-first and client-final messages byte by byte.
  *
  * - a valid exchange always authenticates, recovers the ClientKey and proves the server;
+ *   binding is enforced: `p` only with the server's own end-point data, `y` never when
+ *   PLUS was offered (a downgrade);
  * - a mutated one never throws and never authenticates unless the server saw exactly the
  *   valid client-first message, the valid client-final message without its proof, and
  *   a proof that decodes to the right 32 bytes (for MD5: the right answer);
@@ -20,7 +23,7 @@ import type { Credential } from '../../proxy/wire/identity';
 import { MAX_AUTH_MESSAGE } from '../../proxy/wire/protocol/codes';
 import { FrameDecoder, type Frame } from '../../proxy/wire/protocol/frames';
 import { byteEdits, mutate, type ByteEdit } from './support/mutate';
-import { md5Password, RfcScramClient, sameFrame, sameMd5Answer, sameScramFinal } from './support/rfcClient';
+import { md5Password, RfcScramClient, sameFrame, sameMd5Answer, sameScramFinal, type Gs2Flag } from './support/rfcClient';
 import { checkAsyncProperty, Tally } from './support/settings';
 
 interface Mutation {
@@ -36,8 +39,12 @@ interface Scenario {
   clientPassword: string;
   salt: Buffer;
   iterations: number;
-  gs2: 'n' | 'y';
+  gs2: Gs2Flag;
   clientNonce: string;
+  /** The server's `tls-server-end-point` data (a TLS connection), if any. */
+  serverEndPoint?: Buffer;
+  /** What the client binds to with `p`: the server's data, or another certificate's (a relay). */
+  clientEndPoint: Buffer;
   mutateFirst?: Mutation;
   mutateFinal?: Mutation;
 }
@@ -53,12 +60,18 @@ const scenario: fc.Arbitrary<Scenario> = fc
     wrong: fc.option(password, { freq: 3, nil: undefined }),
     salt: fc.uint8Array({ minLength: 1, maxLength: 24 }).map((b) => Buffer.from(b)),
     iterations: fc.integer({ min: 1, max: 64 }),
-    gs2: fc.constantFrom<'n' | 'y'>('n', 'y'),
+    gs2: fc.constantFrom<Gs2Flag>('n', 'y', 'p', 'p'),
+    serverEndPoint: fc.option(fc.uint8Array({ minLength: 32, maxLength: 64 }).map((b) => Buffer.from(b)), { freq: 2, nil: undefined }),
+    relayed: fc.constantFrom(false, false, true),
     clientNonce: fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).filter((c) => c !== 0x2c).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 32 }),
-    mutateFirst: fc.option(mutation, { freq: 3, nil: undefined }),
+    mutateFirst: fc.option(mutation, { freq: 2, nil: undefined }),
     mutateFinal: fc.option(mutation, { freq: 2, nil: undefined }),
   })
-  .map(({ wrong, ...s }) => ({ ...s, clientPassword: wrong ?? s.password }));
+  .map(({ wrong, relayed, ...s }) => ({
+    ...s,
+    clientPassword: wrong ?? s.password,
+    clientEndPoint: relayed || !s.serverEndPoint ? Buffer.alloc(32, 7) : s.serverEndPoint,
+  }));
 
 interface Transcript {
   outcome: AuthOutcome;
@@ -78,7 +91,7 @@ async function exchange(s: Scenario): Promise<Transcript> {
   const fromServer = new FrameDecoder('message', 1 << 20);
   const toServer = new FrameDecoder('message', MAX_AUTH_MESSAGE);
   const t: Transcript = { outcome: { ok: false, reason: 'not run' }, consumed: [], valid: [] };
-  const client = new RfcScramClient(s.user, s.clientPassword, s.gs2, s.clientNonce);
+  const client = new RfcScramClient(s.user, s.clientPassword, s.gs2, s.clientNonce, s.clientEndPoint);
 
   const send = (valid: Buffer, m: Mutation | undefined): void => {
     t.valid.push(valid);
@@ -90,7 +103,8 @@ async function exchange(s: Scenario): Promise<Transcript> {
     const code = f.body.readInt32BE(0);
     const data = f.body.subarray(4);
     if (code === 10) {
-      assert.ok(data.toString().split('\0').includes('SCRAM-SHA-256'));
+      const offered = data.toString().split('\0').filter(Boolean);
+      assert.deepEqual(offered, s.serverEndPoint ? ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256'] : ['SCRAM-SHA-256']);
       send(client.first(), s.mutateFirst);
     } else if (code === 11) {
       send(client.final(data.toString('utf8')), s.mutateFinal);
@@ -113,11 +127,11 @@ async function exchange(s: Scenario): Promise<Transcript> {
       t.consumed.push(f);
       return f;
     },
-  });
+  }, s.serverEndPoint);
   return t;
 }
 
-describe('fuzz: the authentication exchange (SCRAM-SHA-256, mock, MD5)', function () {
+describe('fuzz: the authentication exchange (SCRAM-SHA-256 and -PLUS, mock, MD5)', function () {
   this.timeout(30 * 60_000);
 
   it('valid exchanges always authenticate; mutated ones never throw and never authenticate without the right proof', async () => {
@@ -126,6 +140,8 @@ describe('fuzz: the authentication exchange (SCRAM-SHA-256, mock, MD5)', functio
       const t = await exchange(s);
       const rightPassword = s.kind === 'md5' ? s.clientPassword === s.password : saslPrep(s.clientPassword) === saslPrep(s.password);
       const exact = !s.mutateFirst && !s.mutateFinal;
+      // Binding as PostgreSQL allows it: `n` always; `y` only when PLUS was not offered; `p` only to our own certificate.
+      const bindingOk = s.kind === 'md5' || (s.gs2 === 'n' ? true : s.gs2 === 'y' ? !s.serverEndPoint : !!s.serverEndPoint && s.clientEndPoint.equals(s.serverEndPoint));
       if (!t.outcome.ok) assert.ok(t.outcome.reason.length > 0);
 
       if (s.kind === 'mock') {
@@ -140,16 +156,17 @@ describe('fuzz: the authentication exchange (SCRAM-SHA-256, mock, MD5)', functio
         : t.consumed.length === 2 && firstSeen && sameScramFinal(t.consumed[1], t.valid[1]!);
       if (t.outcome.ok) {
         assert.ok(rightPassword && equivalent, `authenticated with ${rightPassword ? 'a mutated exchange' : 'the wrong password'}`);
+        assert.ok(bindingOk, `authenticated with channel binding ${s.gs2} though the server ${s.serverEndPoint ? 'offered PLUS' : 'is not on TLS'}`);
         if (s.kind === 'scram') {
-          assert.equal(t.outcome.method, 'scram');
+          assert.equal(t.outcome.method, s.gs2 === 'p' ? 'scram-plus' : 'scram');
           assert.ok(t.outcome.clientKey?.equals(t.expectedClientKey!), 'the recovered ClientKey is the client\'s');
           assert.equal(t.serverProved, true, 'the server-final message proves the server knows the ServerKey');
         } else assert.equal(t.outcome.method, 'md5');
         const canonical = t.consumed.every((f, i) => sameFrame(f, t.valid[i]!));
         // Equivalent but not identical: extra bytes the server ignores (see the report in the README's tests section).
-        tally.add(canonical ? `${s.kind} authenticated` : `${s.kind} authenticated, ${s.kind === 'md5' ? 'bytes after the answer ignored' : 'proof in non-canonical base64'}`);
+        tally.add(canonical ? `${s.kind === 'scram' && s.gs2 === 'p' ? 'scram-plus' : s.kind} authenticated` : `${s.kind} authenticated, ${s.kind === 'md5' ? 'bytes after the answer ignored' : 'proof in non-canonical base64'}`);
       } else {
-        assert.ok(!(exact && rightPassword), `a valid exchange failed: ${t.outcome.reason}`);
+        assert.ok(!(exact && rightPassword && bindingOk), `a valid exchange failed: ${t.outcome.reason}`);
         tally.add(`${s.kind} refused (${t.outcome.reason.replace(/\(-?\d+\)/g, '(N)').replace(/message type [^]*$/, 'message type X')})`);
       }
     }), tally);

@@ -29,8 +29,15 @@ function saltedPassword(password: string, salt: Buffer, iterations: number): Buf
   return s;
 }
 
+/**
+ * The GS2 flag: `n` (cannot bind), `y` (could bind, believes the server cannot), or `p`
+ * (SCRAM-SHA-256-PLUS, binding to the `tls-server-end-point` data given).
+ */
+export type Gs2Flag = 'n' | 'y' | 'p';
+
 export class RfcScramClient {
   readonly clientFirstBare: string;
+  private readonly gs2Header: string;
   private authMessage = '';
   private serverKey = Buffer.alloc(0) as Buffer;
   /** The ClientKey of the password used for the proof (the server should recover it). */
@@ -39,15 +46,17 @@ export class RfcScramClient {
   constructor(
     user: string,
     private readonly password: string,
-    private readonly gs2: 'n' | 'y' = 'n',
+    private readonly gs2: Gs2Flag = 'n',
     nonce: string = crypto.randomBytes(18).toString('base64'),
+    private readonly endPoint: Buffer = Buffer.alloc(0),
   ) {
     this.clientFirstBare = `n=${saslName(user)},r=${nonce}`;
+    this.gs2Header = gs2 === 'p' ? 'p=tls-server-end-point,,' : `${gs2},,`;
   }
 
   /** SASLInitialResponse carrying client-first-message. */
   first(): Buffer {
-    return wb.saslInitial('SCRAM-SHA-256', `${this.gs2},,${this.clientFirstBare}`);
+    return wb.saslInitial(this.gs2 === 'p' ? 'SCRAM-SHA-256-PLUS' : 'SCRAM-SHA-256', `${this.gs2Header}${this.clientFirstBare}`);
   }
 
   /** SASLResponse carrying client-final-message, for the server-first-message received. */
@@ -57,7 +66,8 @@ export class RfcScramClient {
     const clientKey = hmac(s, 'Client Key');
     this.clientKey = clientKey;
     this.serverKey = hmac(s, 'Server Key');
-    const withoutProof = `c=${Buffer.from(`${this.gs2},,`).toString('base64')},r=${attrs.get('r')}`;
+    const cbind = Buffer.concat([Buffer.from(this.gs2Header), this.gs2 === 'p' ? this.endPoint : Buffer.alloc(0)]);
+    const withoutProof = `c=${cbind.toString('base64')},r=${attrs.get('r')}`;
     this.authMessage = `${this.clientFirstBare},${serverFirst},${withoutProof}`;
     const signature = hmac(sha256(clientKey), this.authMessage);
     const proof = Buffer.alloc(32);

@@ -136,11 +136,11 @@ describe('mayfly proxy --listen (the real process)', function () {
         { username: 'ben', password: 'ben-secret', type: 'text', role: 'database' },
       ]),
     );
-    await waitFor(/users\.loaded[^\n]*users=2/);
+    await waitFor(/users\.reconciled[^\n]*users=2/);
     const ben = login('ben', 'ben-secret');
     assert.equal(ben.stdout.trim(), '1', ben.stderr);
     fs.writeFileSync(file, '[{"username": "ann", ');
-    await waitFor(/users\.reload-failed/);
+    await waitFor(/users\.source-failed/);
     assert.equal(login('ben', 'ben-secret').stdout.trim(), '1', 'the last good set stays in force');
   });
 

@@ -57,7 +57,7 @@ describe('wire proxy pass-through to the primary (identities without a policy)',
       config: [`policy-config=path:${path.join(dir, 'config.hcl')}`, 'primary=env:MAYFLY_WIRE_PT_DSN'],
       log: createLogger((l) => logLines.push(l)),
     });
-    port = (await app.serveWire({ listen: '127.0.0.1:0', usersFile: path.join(dir, 'users.json'), primary: 'primary', tls: false })).port;
+    port = (await app.serveWire({ listen: '127.0.0.1:0', users: [path.join(dir, 'users.json')], primary: 'primary', tls: false })).port;
   });
 
   after(async () => {

@@ -179,7 +179,7 @@ describe('the local Postgres proxy (wire protocol) on a real PostgreSQL', functi
       ],
       log: createLogger((l) => logLines.push(l)),
     });
-    port = (await app.serveWire({ listen: '127.0.0.1:0', usersFile: path.join(dir, 'users.json'), tls: selfSignedFiles(dir) })).port;
+    port = (await app.serveWire({ listen: '127.0.0.1:0', users: [path.join(dir, 'users.json')], tls: selfSignedFiles(dir) })).port;
   });
 
   after(async () => {

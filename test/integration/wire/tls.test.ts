@@ -220,7 +220,7 @@ describe('wire proxy TLS: direct TLS and SCRAM-SHA-256-PLUS', function () {
         log: createLogger((l) => logLines.push(l), { json: true }),
       });
       const tlsFiles = f === false ? false : { cert: f.cert, key: f.key };
-      const port = (await app.serveWire({ listen: '127.0.0.1:0', usersFile: path.join(dir, 'users.json'), primary: 'primary', tls: tlsFiles })).port;
+      const port = (await app.serveWire({ listen: '127.0.0.1:0', users: [path.join(dir, 'users.json')], primary: 'primary', tls: tlsFiles })).port;
       proxies[name as keyof typeof proxies] = { app, port, ...(tlsFiles ? { files: tlsFiles } : {}) };
     }
   });

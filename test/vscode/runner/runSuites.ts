@@ -116,6 +116,7 @@ export async function runSuite(spec: SuiteSpec, opts: Omit<RunOptions, 'suites'>
   let browser: Browser | undefined;
   let setup: SuiteSetupResult | void = undefined;
   let secretsFile: string | undefined;
+  let scanOutcome: { title: string; hits: string[] } | undefined;
   try {
     if (spec.setup) {
       say(`[${spec.name}] setup: ${path.relative(process.cwd(), spec.setup)}`);
@@ -194,14 +195,10 @@ export async function runSuite(spec: SuiteSpec, opts: Omit<RunOptions, 'suites'>
         const stateDir = path.join(path.dirname(server.userDataDir), 'mayfly-home', 'state');
         const scan = scanForSecrets([path.dirname(server.userDataDir), logDir, workspace], secrets, (p) => p.startsWith(stateDir));
         const title = `no secret in VS Code's state, logs or the workspace (${scan.files} files, ${(scan.bytes / 1e6).toFixed(1)} MB, ${secrets.length} secrets)`;
-        if (scan.hits.length) {
-          tally.failed++;
-          tally.failures.push({ title, error: scan.hits.join('\n') });
-          say(`[${spec.name}]   ✗ ${title}\n${scan.hits.map((h) => `[${spec.name}]       ${h}`).join('\n')}`);
-        } else {
-          tally.passed++;
-          say(`[${spec.name}]   ✓ ${title}`);
-        }
+        // Counted after the mocha totals are checked (see verdict below).
+        scanOutcome = { title, hits: scan.hits };
+        if (scan.hits.length) say(`[${spec.name}]   ✗ ${title}\n${scan.hits.map((h) => `[${spec.name}]       ${h}`).join('\n')}`);
+        else say(`[${spec.name}]   ✓ ${title}`);
       }
     }
     if (server) {
@@ -230,6 +227,10 @@ export async function runSuite(spec: SuiteSpec, opts: Omit<RunOptions, 'suites'>
     say(`[${spec.name}]   ✗ ${why}; logs in ${logDir}`);
     if (!tally.started) say(tail(path.join(logDir, 'code-server.log'), 15));
   }
+  if (scanOutcome?.hits.length) {
+    tally.failed++;
+    tally.failures.push({ title: scanOutcome.title, error: scanOutcome.hits.join('\n') });
+  } else if (scanOutcome) tally.passed++;
   const durationMs = Date.now() - started;
   say(`[${spec.name}] ${tally.passed} passed, ${tally.failed} failed in ${(durationMs / 1000).toFixed(1)} s (exit code ${exitCode}; logs ${path.relative(process.cwd(), logDir) || logDir})`);
   return { name: spec.name, passed: tally.passed, failed: tally.failed, exitCode, durationMs, failures: tally.failures, logDir };
