@@ -150,3 +150,37 @@ export async function expiryUnderLoad(world: World, o: { workers: number }): Pro
     problems,
   };
 }
+
+/** Secrets Manager unreachable for a while: logins keep working on the last known users. */
+export async function secretsManagerOutage(world: World, o: { seconds: number; workers: number }): Promise<Report> {
+  const problems: string[] = [];
+  const sm = world.secretsManager;
+  if (!sm) throw new Error('secretsManagerOutage needs a world started with { aws: true }');
+  const load = new Load({ workers: o.workers, config: world.clientConfig('soak'), churn: 5 }).start();
+  await sleep(1000);
+  await sm.setOutage('refuse');
+  const loginsBefore = load.connects;
+  await sleep(o.seconds * 1000);
+  const loginsDuringOutage = load.connects - loginsBefore;
+  const failuresLogged = (world.proxy.output().match(/users\.source-failed/g) ?? []).length;
+  await sm.setOutage(false);
+  const recovered = await waitFor(() => /users\.source-recovered/.test(world.proxy.output()), 60_000);
+  await sleep(500);
+  await load.stop();
+  if (load.errors) problems.push(`${load.errors} client errors during the outage: ${[...load.messages.keys()].join('; ')}`);
+  if (loginsDuringOutage === 0) problems.push('no logins happened during the outage (the fault was not exercised)');
+  if (failuresLogged === 0) problems.push('the outage was not reported');
+  if (!recovered) problems.push('the user store did not recover within 60 s after Secrets Manager came back');
+  common(world, problems);
+  return {
+    name: 'Secrets Manager unreachable',
+    figures: {
+      workers: o.workers,
+      'outage (s)': o.seconds,
+      'logins during the outage': loginsDuringOutage,
+      'failed refreshes logged (backing off)': failuresLogged,
+      'client errors': load.errors,
+    },
+    problems,
+  };
+}

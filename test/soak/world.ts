@@ -9,6 +9,7 @@ import type pg from 'pg';
 import { startDedicatedEmbeddedPostgres, freePort, type DedicatedPgServer } from '../support/postgres';
 import { startProxy, type RunningProxy } from '../support/proxyProcess';
 import { createSampleData } from '../../proxy/demo/sampleData';
+import { awsTestEnv, startSecretsManagerServer, type SecretsManagerServer } from '../support/secretsManagerServer';
 
 export const POLICIES = `policy "soak" {
   engine              = "postgres"
@@ -30,8 +31,12 @@ policy "soak-short" {
 export const USER = 'soaker';
 export const USER_PASSWORD = 'soak-user-password';
 
+export const USERS_SECRET = 'mayfly/soak-users';
+
 export interface World {
   server: DedicatedPgServer;
+  /** With `aws`: the local Secrets Manager holding the users (secret USERS_SECRET). */
+  secretsManager?: SecretsManagerServer;
   proxy: RunningProxy;
   port: number;
   policyFile: string;
@@ -41,22 +46,31 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function startWorld(extraProxyArgs: string[] = []): Promise<World> {
+export async function startWorld(options: { aws?: boolean } = {}): Promise<World> {
   const server = await startDedicatedEmbeddedPostgres();
   await createSampleData(server.superuser);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mayfly-soak-'));
   const policyFile = path.join(dir, 'config.hcl');
   fs.writeFileSync(policyFile, POLICIES);
+  const userList = [{ username: USER, password: USER_PASSWORD, type: 'text', role: 'database' }];
   const users = path.join(dir, 'users.json');
-  fs.writeFileSync(users, JSON.stringify([{ username: USER, password: USER_PASSWORD, type: 'text', role: 'database' }]));
+  fs.writeFileSync(users, JSON.stringify(userList));
+  // With aws, the users come from Secrets Manager (refreshed every second) instead of the file.
+  const secretsManager = options.aws ? await startSecretsManagerServer() : undefined;
+  secretsManager?.put(USERS_SECRET, userList);
+  const usersArgs = secretsManager ? ['--users', `aws:${USERS_SECRET}`, '--users-refresh', '1s'] : ['--users', users];
   const s = server.superuser;
   const port = await freePort();
   const proxy = await startProxy(
-    ['--config', `policy-config=path:${policyFile}`, '--config', 'soak-granter=env:MAYFLY_SOAK_DSN', '--listen', `127.0.0.1:${port}`, '--users', users, '--no-tls', ...extraProxyArgs],
-    { MAYFLY_SOAK_DSN: `postgres://${s.user}:${encodeURIComponent(s.password!)}@${s.host}:${s.port}/postgres?sslmode=disable` },
+    ['--config', `policy-config=path:${policyFile}`, '--config', 'soak-granter=env:MAYFLY_SOAK_DSN', '--listen', `127.0.0.1:${port}`, ...usersArgs, '--no-tls'],
+    {
+      MAYFLY_SOAK_DSN: `postgres://${s.user}:${encodeURIComponent(s.password!)}@${s.host}:${s.port}/postgres?sslmode=disable`,
+      ...(secretsManager ? awsTestEnv(secretsManager) : {}),
+    },
   );
   return {
     server,
+    ...(secretsManager ? { secretsManager } : {}),
     proxy,
     port,
     policyFile,
@@ -64,6 +78,7 @@ export async function startWorld(extraProxyArgs: string[] = []): Promise<World> 
     clientConfig: (policy) => ({ host: '127.0.0.1', port, user: `${USER}@${policy}`, password: USER_PASSWORD, database: 'testdb', connectionTimeoutMillis: 10_000 }),
     async close() {
       await proxy.stop();
+      await secretsManager?.stop();
       await server.stop();
     },
   };

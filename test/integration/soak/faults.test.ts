@@ -1,7 +1,7 @@
 // The short version of `npm run soak`: each fault scenario for a few seconds under load.
 import assert from 'node:assert/strict';
 import { startWorld, type World } from '../../soak/world';
-import { expiryUnderLoad, policyBrokenAndFixed, postgresRestart, type Report } from '../../soak/scenarios';
+import { expiryUnderLoad, policyBrokenAndFixed, postgresRestart, secretsManagerOutage, type Report } from '../../soak/scenarios';
 
 function check(r: Report): void {
   console.log(`      ${Object.entries(r.figures).map(([k, v]) => `${k}: ${v}`).join(', ')}`);
@@ -27,5 +27,19 @@ describe('faults under load (short soak)', function () {
 
   it('sessions expiring under load: every client is closed at the deadline, none before, and can log in again', async () => {
     check(await expiryUnderLoad(world, { workers: 8 }));
+  });
+});
+
+describe('Secrets Manager outage under load (short soak)', function () {
+  let world: World;
+  before(async () => {
+    world = await startWorld({ aws: true });
+  });
+  after(async () => {
+    await world.close();
+  });
+
+  it('users keep logging in on the last known set while Secrets Manager is down, and the store recovers', async () => {
+    check(await secretsManagerOutage(world, { seconds: 5, workers: 4 }));
   });
 });
