@@ -42,8 +42,12 @@ export async function runIn(terminal: vscode.Terminal, command: string): Promise
  * VS Code wrote (test/vscode/runner/secretScan.ts). Call it after each test.
  */
 export function recordSessionSecrets(api: MayflyApi): void {
+  recordSecrets(api.services.sessions.sessions.map((s) => s.password));
+}
+
+/** Notes secrets a test made up (say, passwords it stored in Secrets Manager) for the same scan. */
+export function recordSecrets(values: (string | undefined)[]): void {
   const file = process.env.MAYFLY_TEST_SECRETS_FILE;
-  if (!file) return;
-  const passwords = api.services.sessions.sessions.map((s) => s.password).filter(Boolean);
-  if (passwords.length) fs.appendFileSync(file, passwords.join('\n') + '\n');
+  const secrets = values.filter((v): v is string => !!v);
+  if (file && secrets.length) fs.appendFileSync(file, secrets.join('\n') + '\n');
 }

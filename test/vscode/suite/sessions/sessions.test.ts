@@ -144,10 +144,26 @@ describe('Mayfly sessions in a real VS Code', function () {
     ]);
   });
 
-  it('restarts the proxy after a crash', async () => {
+  it('restarts the proxy after a crash; open terminals keep working and the new proxy takes up their sessions', async () => {
+    const opened = await vscode.commands.executeCommand<{ session: { id: string }; terminalName: string }>('mayfly.openSessionTerminal', 'pg-homolog');
+    assert.ok(opened);
+    // The newest terminal of that name (an earlier, revoked one may carry the same name).
+    const t = vscode.window.terminals.filter((x) => x.name === opened.terminalName).pop()!;
+    assert.match(await runIn(t, "psql -XAtc 'select 1'"), /exit=0/);
+    recordSessionSecrets(api);
     const pid = api.services.proxy.pid!;
     process.kill(pid, 'SIGKILL');
     await waitFor('proxy restarted', () => (api.services.proxy.state.kind === 'running' && api.services.proxy.pid !== pid) || undefined, 30_000);
+    // The issued credentials still log in, and the restarted proxy lists the session again.
+    assert.match(await runIn(t, "psql -XAtc 'select current_user'"), /exit=0/);
+    await waitFor('session taken up', async () => {
+      await api.services.sessions.refresh();
+      return api.services.sessions.sessions.some((x) => x.id === opened.session.id) || undefined;
+    });
+    // Opening the policy again shares the live password rather than refusing or rotating it.
+    const again = await vscode.commands.executeCommand<{ session: { id: string } }>('mayfly.openSessionTerminal', 'pg-homolog');
+    assert.ok(again, 'the restarted proxy refused the live role (see the Mayfly output)');
+    assert.match(await runIn(t, "psql -XAtc 'select 1'"), /exit=0/);
   });
 
   it("keeps the DSN out of the proxy's process arguments", () => {
