@@ -13,11 +13,14 @@ import { ProxySupervisor } from './proxy/supervisor';
 import { SessionsModel } from './sessionsModel';
 import { StatusItem } from './status';
 import { SessionTerminals } from './terminals';
+import { UserStoreModel } from './userStoreModel';
+import { checkUserStoreSettings, type UserStoreLaunch } from './proxy/userStoreFlags';
 import { findPolicyFile, proxyListen, readSettings } from './settings';
-import type { Services } from './services';
+import { showError, type Services } from './services';
 import { registerOpenSessionTerminal } from './commands/openSessionTerminal';
 import { registerSessionCommands } from './commands/sessionCommands';
 import { registerProxyCommands, SECRET_PREFIX } from './commands/proxyCommands';
+import { registerUserStoreCommands } from './commands/userStoreCommands';
 import { PoliciesView } from './views/policiesView';
 import { SessionsView } from './views/sessionsView';
 
@@ -49,9 +52,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<Mayfly
         .then((choice) => choice === 'Renew' && vscode.commands.executeCommand('mayfly.renewSession', s));
     },
   );
-  context.subscriptions.push(output, proxy, terminals, policies, status, sessions);
+  const users = new UserStoreModel(proxy, output);
+  context.subscriptions.push(output, proxy, terminals, policies, status, sessions, users);
 
-  const startProxy = async (): Promise<void> => {
+  const launchProxy = async (): Promise<void> => {
     if (!vscode.workspace.isTrusted) {
       proxy.markWaitingForTrust();
       return;
@@ -69,20 +73,49 @@ export async function activate(context: vscode.ExtensionContext): Promise<Mayfly
       const dsn = await context.secrets.get(SECRET_PREFIX + name);
       if (dsn) secretDsns[name] = dsn;
     }
+    let userStore: UserStoreLaunch;
+    try {
+      userStore = checkUserStoreSettings(current, vscode.workspace.workspaceFolders?.[0]?.uri.fsPath);
+    } catch (e) {
+      // A bad edit changes nothing: a running proxy keeps its settings. None running is not
+      // started at all, since a proxy that exits at once would only be retried with backoff.
+      const message = (e as Error).message;
+      if (proxy.pid !== undefined) return showError(services, `${message} (not applied: the proxy keeps its previous settings)`);
+      await proxy.stop();
+      proxy.notStarted(message);
+      return showError(services, `the proxy was not started: ${message}`);
+    }
     const listen = proxyListen(current);
-    await proxy.start({ policyFile: file.fsPath, entries: current.configEntries, secretDsns, ...(listen ? { listen } : {}) });
+    await proxy.start({ policyFile: file.fsPath, entries: current.configEntries, secretDsns, ...(listen ? { listen } : {}), userStore });
+  };
+  // One (re)start at a time: two overlapping ones would both spawn, leaving one proxy orphaned.
+  // Requests made while one waits for its turn share it (it reads the settings when it runs),
+  // so editing three settings in a row does not start three proxies.
+  let chain: Promise<void> = Promise.resolve();
+  let waiting: Promise<void> | undefined;
+  const startProxy = (): Promise<void> => {
+    if (waiting) return waiting;
+    const next = chain.then(() => {
+      waiting = undefined;
+      return launchProxy();
+    });
+    waiting = next;
+    chain = next.catch(() => undefined);
+    return next;
   };
 
-  const services: Services = { context, output, proxy, sessions, terminals, policies, restartProxy: startProxy };
+  const services: Services = { context, output, proxy, sessions, terminals, policies, users, restartProxy: startProxy };
   api = { services, status };
 
-  const refreshStatus = (): void => status.update(proxy.state, sessions.sessions.length);
+  const refreshStatus = (): void => status.update(proxy.state, sessions.sessions.length, users.status);
   context.subscriptions.push(
     proxy.onDidChangeState(() => {
       refreshStatus();
       void sessions.refresh();
+      void users.refresh();
     }),
     sessions.onDidChange(refreshStatus),
+    users.onDidChange(refreshStatus),
     sessions.onDidExpire((s) => {
       terminals.expired(s);
       void vscode.window.showWarningMessage(`Mayfly: session "${s.policy}" expired; its credentials no longer work.`, 'Open New Session').then(
@@ -92,6 +125,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Mayfly
     registerOpenSessionTerminal(services),
     ...registerSessionCommands(services),
     ...registerProxyCommands(services),
+    ...registerUserStoreCommands(services),
     vscode.commands.registerCommand('mayfly.refresh', async () => {
       await policies.load(await findPolicyFile(readSettings()));
       await sessions.refresh();
@@ -101,7 +135,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Mayfly
     associatePolicyFiles(settings),
     vscode.workspace.onDidGrantWorkspaceTrust(() => void startProxy()),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('mayfly.policyFile') || e.affectsConfiguration('mayfly.configEntries')) void startProxy();
+      const restartFor = ['mayfly.policyFile', 'mayfly.configEntries', 'mayfly.users', 'mayfly.aws'];
+      if (restartFor.some((s) => e.affectsConfiguration(s))) void startProxy();
       // A restart forgets the proxy's sessions, so only when terminals now need a listener
       // it lacks; switching back to "server" leaves the listener running.
       else if (e.affectsConfiguration('mayfly.terminal.connectVia') || e.affectsConfiguration('mayfly.proxy.listen')) {

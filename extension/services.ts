@@ -5,6 +5,7 @@ import type { PolicyIndex } from './policyIndex';
 import type { ProxySupervisor } from './proxy/supervisor';
 import type { SessionsModel } from './sessionsModel';
 import type { SessionTerminals } from './terminals';
+import type { UserStoreModel } from './userStoreModel';
 
 export interface Services {
   context: vscode.ExtensionContext;
@@ -13,6 +14,7 @@ export interface Services {
   sessions: SessionsModel;
   terminals: SessionTerminals;
   policies: PolicyIndex;
+  users: UserStoreModel;
   restartProxy(): Promise<void>;
 }
 

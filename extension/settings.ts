@@ -10,8 +10,8 @@ export interface MayflySettings {
   /** Whether session terminals get the server's address or the local proxy's. */
   connectVia: 'server' | 'proxy';
   renewReminderMinutes: number;
-  /** `--users` specs for the local Postgres proxy, as typed (see userStoreFlags for checking). */
-  userSources: string[];
+  /** `--users` specs for the local Postgres proxy, as typed: checked by checkUserStoreSettings. */
+  userSources: unknown[];
   /** `--users-refresh`, a Go duration. */
   usersRefresh: string;
   /** AWS overrides; empty strings mean "from the environment and ~/.aws", as the AWS CLI does. */
@@ -29,7 +29,8 @@ export function readSettings(): MayflySettings {
     listen: c.get<string>('proxy.listen', DEFAULT_LISTEN),
     connectVia: c.get<string>('terminal.connectVia', 'server') === 'proxy' ? 'proxy' : 'server',
     renewReminderMinutes: c.get<number>('renewReminderMinutes', 10),
-    userSources: c.get<string[]>('users.sources', []),
+    // A lone string (settings.json edited by hand) counts as a list of one.
+    userSources: ((v: unknown) => (Array.isArray(v) ? v : v === undefined || v === '' ? [] : [v]))(c.get('users.sources')),
     usersRefresh: c.get<string>('users.refresh', '15s'),
     aws: { region: c.get<string>('aws.region', ''), profile: c.get<string>('aws.profile', ''), endpoint: c.get<string>('aws.endpoint', '') },
   };

@@ -11,6 +11,7 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import type { MayflyOutput } from '../output';
 import { ControlClient } from '../../proxy/control/client';
+import { userStoreFlags, type UserStoreLaunch } from './userStoreFlags';
 
 export type ProxyState =
   | { kind: 'stopped'; reason?: string }
@@ -27,6 +28,8 @@ export interface ProxyLaunch {
   secretDsns: Record<string, string>;
   /** `--listen` address of the local Postgres proxy; undefined: no listener. */
   listen?: string;
+  /** `--users` sources (they need `listen`) and the AWS settings, checked. */
+  userStore?: UserStoreLaunch;
 }
 
 const MAX_BACKOFF_MS = 30_000;
@@ -96,6 +99,7 @@ export class ProxySupervisor implements vscode.Disposable {
       args.push('--config', `${name}=env:${variable}`);
     });
     if (launch.listen) args.push('--listen', launch.listen);
+    if (launch.userStore) args.push(...userStoreFlags(launch.userStore));
     this.lastError = undefined;
     this.setState({ kind: 'starting' });
     this.output.info(`starting the proxy: ${args.filter((a) => !a.startsWith('--')).join(' ')}`);
@@ -135,6 +139,11 @@ export class ProxySupervisor implements vscode.Disposable {
   /** The `--listen` address the proxy was last started with. */
   get listen(): string | undefined {
     return this.launch?.listen;
+  }
+
+  /** Whether the proxy was started with `--users` sources (then its health reports their status). */
+  get hasUserStore(): boolean {
+    return !!this.launch?.userStore?.sources.length;
   }
 
   /** The proxy's pid, for tests that kill it to check restarts. */

@@ -4,8 +4,9 @@ import { defaultControlSocket } from '../control/paths';
 import { createLogger } from '../log/logger';
 import type { Output } from './output';
 import { parseRefreshInterval, parseUserSourceSpec } from '../users/sourceSpec';
+import { parsePoolFlags, type PoolFlags } from '../wire/poolFlags';
 
-export interface ProxyOptions {
+export interface ProxyOptions extends PoolFlags {
   config: string[];
   control?: string;
   json?: boolean;
@@ -33,6 +34,8 @@ export async function proxyCommand(opts: ProxyOptions, out: Output): Promise<num
   // Bad specs and durations are refused before anything starts.
   for (const spec of opts.users ?? []) parseUserSourceSpec(spec);
   const usersRefreshMs = opts.usersRefresh ? parseRefreshInterval(opts.usersRefresh) : undefined;
+  const pool = parsePoolFlags(opts);
+  if (Object.keys(pool).length && !opts.listen) throw new Error('the --pool-* and --max-upstream flags need --listen HOST:PORT (the local Postgres proxy)');
   const aws = { ...(opts.awsRegion ? { region: opts.awsRegion } : {}), ...(opts.awsProfile ? { profile: opts.awsProfile } : {}), ...(opts.awsEndpoint ? { endpoint: opts.awsEndpoint } : {}) };
   if (!!opts.tlsCert !== !!opts.tlsKey) throw new Error('--tls-cert and --tls-key go together');
   const log = createLogger((line) => out.err(line), { json: opts.json, debug: opts.debug });
@@ -54,6 +57,7 @@ export async function proxyCommand(opts: ProxyOptions, out: Output): Promise<num
         ...(opts.primary ? { primary: opts.primary } : {}),
         ...(opts.noTls ? { tls: false as const } : opts.tlsCert && opts.tlsKey ? { tls: { cert: opts.tlsCert, key: opts.tlsKey } } : {}),
         ...(opts.allowRemote ? { allowRemote: true } : {}),
+        ...(Object.keys(pool).length ? { pool } : {}),
       });
   } catch (e) {
     // Stop the control server too, or the process would linger without its proxy.
@@ -80,5 +84,7 @@ export async function proxyCommand(opts: ProxyOptions, out: Output): Promise<num
   });
   await app.close();
   log.log('info', 'proxy.stopped', {});
+  // A forked proxy (the extension's) would otherwise wait on its IPC channel to the parent.
+  if (process.connected) process.disconnect();
   return 0;
 }

@@ -40,12 +40,15 @@ export class ControlServer {
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      // umask so the socket is never, even briefly, reachable by others.
+      // umask so the socket is never, even briefly, reachable by others. Node binds a Unix
+      // socket synchronously inside listen(), so the umask is restored in the same tick:
+      // files other code creates meanwhile (in this process) keep their usual modes.
       const old = process.umask(0o177);
-      server.listen(socketPath, () => {
+      try {
+        server.listen(socketPath, () => resolve());
+      } finally {
         process.umask(old);
-        resolve();
-      });
+      }
     });
     fs.chmodSync(socketPath, 0o600);
   }

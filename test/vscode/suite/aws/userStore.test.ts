@@ -57,7 +57,8 @@ describe('Users from AWS Secrets Manager through the extension settings', functi
   const carol = newPassword();
   const users = [
     { username: 'alice', password: alice, type: 'text', role: 'database', policy: 'pg-homolog' },
-    { username: 'bob', password: md5Password('bob', bob), type: 'md5', role: 'database', policies: ['pg-homolog'] },
+    // MD5 hashes the name the client sends, so an md5 user logs in by its plain name (its default policy).
+    { username: 'bob', password: md5Password('bob', bob), type: 'md5', role: 'database', policy: 'pg-homolog' },
     { username: 'no-password', type: 'text', role: 'database' },
   ];
 
@@ -129,12 +130,13 @@ describe('Users from AWS Secrets Manager through the extension settings', functi
     assert.deepEqual([...new Set(requests.map((r) => `${r.region} ${r.accessKeyId}`))], [`${REGION} ${process.env.AWS_ACCESS_KEY_ID}`]);
   });
 
-  it('psql through the proxy as users from the secret (user@policy); a wrong password is refused', async () => {
+  it('psql through the proxy as users from the secret (user@policy, or the default policy); a wrong password is refused', async () => {
     const a = await psql(port, 'alice@pg-homolog', alice, 'select current_user, current_database()');
     assert.equal(a.code, 0, a.out);
     assert.match(a.out, /^_hoop_session_user_[0-9a-f]{8}\|testdb$/m);
-    const b = await psql(port, 'bob@pg-homolog', bob, 'select 1');
+    const b = await psql(port, 'bob', bob, 'select current_user');
     assert.equal(b.code, 0, b.out);
+    assert.match(b.out, /^_hoop_session_user_[0-9a-f]{8}$/m);
     const wrong = await psql(port, 'alice@pg-homolog', bob, 'select 1');
     assert.notEqual(wrong.code, 0);
     assert.match(wrong.out, /password authentication failed for user "alice@pg-homolog"/);
