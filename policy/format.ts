@@ -38,11 +38,14 @@ export function formatPolicyText(text: string, options: FormatOptions = {}): str
   const blockComments = findBlockComments(text, frozen);
 
   const out: string[] = [];
+  // Blank lines outside heredocs and comments, which a run of may be collapsed to one.
+  const freeBlank: boolean[] = [];
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     const start = starts[i]!;
     const inFrozen = frozen.some((s) => start > s.start && start < s.end);
     const inComment = blockComments.some((s) => start > s.start && start < s.end);
+    freeBlank.push(i < lines.length - 1 && !inFrozen && !inComment && line.trim() === '');
     if (inFrozen || inComment) {
       out.push(line);
       continue;
@@ -61,10 +64,16 @@ export function formatPolicyText(text: string, options: FormatOptions = {}): str
   }
 
   alignEquals(out, starts, lines, alignable);
-  let result = out.join(eol);
-  // Collapse runs of blank lines to one, as terraform fmt does between blocks.
-  result = result.replace(new RegExp(`(${eol}){3,}`, 'g'), eol + eol);
-  return result;
+  // Line breaks become the file's style, except inside a heredoc, where they are part of its value.
+  const breakAt = (i: number): string => {
+    const at = starts[i]! + lines[i]!.length;
+    if (!frozen.some((s) => at >= s.start && at < s.end)) return eol;
+    return text.startsWith('\r\n', at) ? '\r\n' : '\n';
+  };
+  // Collapse runs of blank lines to one, as terraform fmt does between blocks (never
+  // inside a heredoc, whose blank lines are part of its value).
+  const kept = out.map((_, i) => i).filter((i) => !(freeBlank[i] && freeBlank[i - 1]));
+  return kept.map((i, j) => out[i]! + (j < kept.length - 1 ? breakAt(i) : '')).join('');
 }
 
 function collect(body: Body, containers: Container[], frozen: Span[], alignable: Map<number, Attribute>): void {
@@ -137,6 +146,11 @@ function alignEquals(out: string[], starts: number[], lines: string[], attrs: Ma
     const first = starts[i]! + (line.length - line.trimStart().length);
     const attr = attrs.get(first);
     if (!attr) {
+      flush();
+      continue;
+    }
+    // `name /* c */ = value`: a comment before `=` cannot be aligned around; leave the line be.
+    if (!/^[ \t]*=/.test(out[i]!.trimStart().slice(attr.name.length))) {
       flush();
       continue;
     }

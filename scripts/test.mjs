@@ -1,5 +1,6 @@
 // `npm test`: every tier, then ONE plain "N passed, N failed" line for CI.
-//   node scripts/test.mjs [tier...]   tiers: unit lsp cli integration vscode (default: all)
+//   node scripts/test.mjs [tier...]   tiers: unit lsp cli integration fuzz vscode (default: all)
+// `fuzz` is the short pass of the fuzzers (test/fuzz); `npm run fuzz` runs them long.
 // The mocha tiers run in one process (scripts/mocha-run.ts); the VS Code tier runs the
 // extension-host suites inside code-server (scripts/vscode-test.mjs). Each prints its own
 // counts; this script adds them up.
@@ -9,7 +10,7 @@ import path from 'node:path';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const requested = process.argv.slice(2);
-const all = ['unit', 'lsp', 'cli', 'integration', 'vscode'];
+const all = ['unit', 'lsp', 'cli', 'integration', 'fuzz', 'vscode'];
 const tiers = requested.length ? requested : all;
 const mochaTiers = tiers.filter((t) => t !== 'vscode');
 

@@ -17,6 +17,7 @@
  * connection, and its resident memory stays bounded (the figures are printed).
  */
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,8 +32,8 @@ import { runMayfly } from '../support/cli';
 import { freePort, startEmbeddedPostgres } from '../support/postgres';
 import { startProxy, type RunningProxy } from '../support/proxyProcess';
 import * as wb from '../support/wireBytes';
-import { byteEdits, mutate, mutatedBytes, type ByteEdit, type MutatedBytes } from './support/mutate';
-import { VALID_STARTUP_PACKETS } from './support/packets';
+import { mutate, mutatedBytes, mutation, type MutatedBytes, type Mutation } from './support/mutate';
+import { directTlsClientHello, VALID_STARTUP_PACKETS } from './support/packets';
 import { errorFields, RawConnection, type BackendMessage } from './support/rawConnection';
 import { md5Password, RfcScramClient, sameFrame, sameMd5Answer, sameScramFinal } from './support/rfcClient';
 import { checkAsyncProperty, runs, Tally } from './support/settings';
@@ -57,29 +58,37 @@ type User = keyof typeof PASSWORDS | 'nobody';
 
 // ------------------------------------------------------------------ cases
 
-interface Mutation {
-  edits: ByteEdit[];
-  fixLength: boolean;
-}
-
 type ProxyCase =
   /** Startup-phase bytes mutated from valid packets; `tls`: sent inside TLS after a real handshake. */
   | { kind: 'startup'; packet: MutatedBytes; tls: boolean }
   /** A valid StartupMessage, then the authentication exchange with its messages mutated. */
-  | { kind: 'auth'; user: User; minor: 0 | 2 | 3; wrongPassword: boolean; first?: Mutation; final?: Mutation; source: number };
+  | {
+      kind: 'auth';
+      user: User;
+      minor: 0 | 2 | 3;
+      /** Inside TLS, where SCRAM-SHA-256-PLUS is offered; `plus`: the client binds to the certificate. */
+      tls: boolean;
+      plus: boolean;
+      wrongPassword: boolean;
+      first?: Mutation;
+      final?: Mutation;
+      source: number;
+    };
 
-const mutation: fc.Arbitrary<Mutation> = fc.record({ edits: byteEdits(3), fixLength: fc.boolean() });
-const proxyCase: fc.Arbitrary<ProxyCase> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('startup' as const), packet: mutatedBytes(fc.constantFrom(...VALID_STARTUP_PACKETS), 0, 4), tls: fc.boolean() }) },
+/** `bases`: the packets startup cases mutate (valid startup packets, and a direct-TLS ClientHello). */
+const proxyCase = (bases: Buffer[]): fc.Arbitrary<ProxyCase> => fc.oneof(
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('startup' as const), packet: mutatedBytes(fc.constantFrom(...bases), 0, 4), tls: fc.boolean() }) },
   {
     weight: 5,
     arbitrary: fc.record({
       kind: fc.constant('auth' as const),
       user: fc.constantFrom<User>('alice', 'bob', 'carol', 'nobody'),
       minor: fc.constantFrom<0 | 2 | 3>(0, 2, 3),
+      tls: fc.boolean(),
+      plus: fc.boolean(),
       wrongPassword: fc.boolean(),
-      first: fc.option(mutation, { freq: 2, nil: undefined }),
-      final: fc.option(mutation, { freq: 2, nil: undefined }),
+      first: fc.option(mutation(), { freq: 2, nil: undefined }),
+      final: fc.option(mutation(), { freq: 2, nil: undefined }),
       // A source address per failure bucket (127.0.1.1 and up), so the rate limiter rarely decides.
       source: fc.integer({ min: 257, max: 65_000 }),
     }),
@@ -89,7 +98,7 @@ const proxyCase: fc.Arbitrary<ProxyCase> = fc.oneof(
 /** What the proxy must do with startup-phase bytes, from its own decoder and parser. */
 type StartupExpectation =
   | { end: 'error'; answers: string; codes: string[]; reachedAuth?: boolean }
-  | { end: 'close'; answers: string }
+  | { end: 'close'; answers: string; reachedAuth?: undefined }
   | { end: 'wait'; answers: string; startTls?: boolean; reachedAuth?: boolean; directTls?: boolean };
 
 function expectStartup(bytes: Buffer, encrypted: boolean): StartupExpectation {
@@ -161,8 +170,11 @@ async function readToClose(c: RawConnection, answers: string, allowed: string[],
   return out;
 }
 
+/** Startup cases come from here; 127.0.0.1 is kept for the valid logins, which the rate limiter must never see fail. */
+const STARTUP_SOURCE = '127.0.0.2';
+
 async function runStartupCase(port: number, k: Extract<ProxyCase, { kind: 'startup' }>, tally: Tally): Promise<void> {
-  const c = await RawConnection.connect(port);
+  const c = await RawConnection.connect(port, STARTUP_SOURCE);
   const where = `startup case ${hex(k.packet.bytes)}${k.tls ? ' inside TLS' : ''}`;
   try {
     if (k.tls) {
@@ -174,33 +186,41 @@ async function runStartupCase(port: number, k: Extract<ProxyCase, { kind: 'start
     c.write(k.packet.bytes);
     // The proxy waits for more (an incomplete packet, a TLS handshake, a password): show it the end.
     if (e.end === 'wait') c.end();
+    if (e.end === 'wait' && e.directTls) {
+      // It answers in TLS records (a ServerHello, an alert) or not at all, and closes.
+      assert.ok(await c.waitClosed(), `${where}: the proxy left a direct TLS connection open`);
+      assert.ok(c.received.length === 0 || c.received[0] === 0x16 || c.received[0] === 0x15, `${where}: not a TLS record: ${hex(c.received)}`);
+      tally.add('startup: taken for direct TLS, then hung up');
+      return;
+    }
     const allowed = e.reachedAuth ? ['v', 'R', 'E'] : e.end === 'error' ? ['v', 'E'] : [];
     const msgs = await readToClose(c, e.answers, allowed, where);
     const errors = msgs.filter((m) => m.type === 'E');
     if (e.end === 'error') {
       assert.equal(errors.length, 1, `${where}: expected an ErrorResponse ${e.codes.join(' or ')}`);
       const code = checkFatal(errors[0]!, e.codes, where);
-      tally.add(`startup: FATAL ${code}${e.reachedAuth ? ' (junk as the first password message)' : ''}`);
+      tally.add(`startup: FATAL ${code}${e.reachedAuth ? ' (junk as the first password message)' : ''}${k.tls ? ' in TLS' : ''}`);
     } else if (e.end === 'close') {
       assert.equal(msgs.length, 0, `${where}: expected a silent close`);
-      tally.add('startup: closed silently (cancel, smuggled bytes)');
+      tally.add(`startup: closed silently (cancel, smuggled bytes)${k.tls ? ' in TLS' : ''}`);
     } else {
       // Only the rate limiter may refuse a well-formed startup before authentication.
       for (const m of errors) checkFatal(m, ['28P01'], where);
-      tally.add(e.reachedAuth ? 'startup: reached authentication, then hung up' : e.startTls ? 'startup: TLS offered, then hung up' : e.directTls ? 'startup: taken for direct TLS, refused' : 'startup: incomplete, then hung up');
+      tally.add((e.reachedAuth ? 'startup: reached authentication, then hung up' : e.startTls ? 'startup: TLS offered, then hung up' : 'startup: incomplete, then hung up') + (k.tls ? ' in TLS' : ''));
     }
   } finally {
     c.destroy();
   }
 }
 
-async function runAuthCase(port: number, k: Extract<ProxyCase, { kind: 'auth' }>, tally: Tally): Promise<boolean> {
+async function runAuthCase(port: number, k: Extract<ProxyCase, { kind: 'auth' }>, tally: Tally): Promise<void> {
   const source = `127.0.${k.source >> 8}.${k.source & 255}`;
   const c = await RawConnection.connect(port, source);
   const where = `auth case ${JSON.stringify({ ...k, first: !!k.first, final: !!k.final })}`;
   const name = k.user === 'nobody' ? `nobody-${k.source}` : k.user;
   const password = k.user === 'nobody' ? 'whatever' : PASSWORDS[k.user];
-  const scram = new RfcScramClient(name, k.wrongPassword ? password + 'x' : password);
+  const plus = k.tls && k.plus;
+  let scram = new RfcScramClient(name, k.wrongPassword ? password + 'x' : password);
   // What the proxy reads, frame by frame, from what we sent (the same decoder it uses).
   const mirror = new FrameDecoder('message', MAX_AUTH_MESSAGE);
   const consumed: Frame[] = [];
@@ -208,6 +228,7 @@ async function runAuthCase(port: number, k: Extract<ProxyCase, { kind: 'auth' }>
   let hungUp = false;
   let authenticated = false;
   let serverProved: boolean | undefined;
+  let upstreamErrors = 0;
   let error: BackendMessage | undefined;
   const respond = (bytes: Buffer, m: Mutation | undefined): void => {
     valid.push(bytes);
@@ -223,10 +244,29 @@ async function runAuthCase(port: number, k: Extract<ProxyCase, { kind: 'auth' }>
     }
   };
   try {
+    if (k.tls) {
+      c.write(wb.ssl());
+      assert.equal(await c.byte(), 'S', `${where}: SSLRequest answered`);
+      assert.ok(await c.startTls(), `${where}: TLS handshake`);
+      // tls-server-end-point (RFC 5929): the certificate's hash; the self-signed one is signed with SHA-256.
+      const endPoint = crypto.createHash('sha256').update(c.peerCertificate()!).digest();
+      scram = new RfcScramClient(name, k.wrongPassword ? password + 'x' : password, plus ? 'p' : 'n', undefined, endPoint);
+    }
     c.write(wb.startup({ user: name, database: 'testdb', application_name: 'mayfly-fuzz' }, 3, k.minor));
     for (;;) {
       const m = await c.message();
       if (!m) break;
+      // After the login, messages come from the server through the relay (junk we sent after
+      // a valid login reaches it and earns its FATAL, then the proxy says the server closed).
+      if (authenticated) {
+        assert.ok(['S', 'K', 'Z', 'N', 'E'].includes(m.type), `${where}: after AuthenticationOk: ${m.type}`);
+        if (m.type === 'E') upstreamErrors++;
+        if (m.type === 'Z') {
+          c.write(wb.msg('X'));
+          c.end();
+        }
+        continue;
+      }
       assert.ok(!error, `${where}: a message after an ErrorResponse`);
       if (m.type === 'E') {
         error = m;
@@ -236,18 +276,14 @@ async function runAuthCase(port: number, k: Extract<ProxyCase, { kind: 'auth' }>
         assert.ok(k.minor > 2 && !authenticated, `${where}: NegotiateProtocolVersion`);
         continue;
       }
-      if (authenticated) {
-        assert.ok(['S', 'K', 'Z', 'N'].includes(m.type), `${where}: after AuthenticationOk: ${m.type}`);
-        if (m.type === 'Z') {
-          c.write(wb.msg('X'));
-          c.end();
-        }
-        continue;
-      }
       assert.equal(m.type, 'R', `${where}: expected an authentication request, got ${m.type}`);
       const code = m.body.readInt32BE(0);
       const data = m.body.subarray(4);
-      if (code === 10) respond(scram.first(), k.first);
+      if (code === 10) {
+        const offered = data.toString('utf8').split('\0').filter(Boolean);
+        assert.deepEqual(offered, k.tls ? ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256'] : ['SCRAM-SHA-256'], `${where}: mechanisms`);
+        respond(scram.first(), k.first);
+      }
       else if (code === 11) respond(scram.final(data.toString('utf8')), k.final);
       else if (code === 12) serverProved = scram.verify(data.toString('utf8'));
       else if (code === 5) respond(md5Password(name, k.wrongPassword ? password + 'x' : password, data.subarray(0, 4)), k.first);
@@ -264,8 +300,8 @@ async function runAuthCase(port: number, k: Extract<ProxyCase, { kind: 'auth' }>
     if (authenticated) {
       assert.ok(known && !k.wrongPassword && equivalent, `${where}: authenticated without the right credentials`);
       if (!md5) assert.equal(serverProved, true, `${where}: the server did not prove itself`);
-      tally.add('auth: authenticated, relayed, terminated');
-      return true;
+      tally.add(upstreamErrors ? 'auth: authenticated, the server refused the bytes after the login' : `auth: authenticated${md5 ? ' (MD5)' : plus ? ' (SCRAM-SHA-256-PLUS)' : ''}, relayed, terminated`);
+      return;
     }
     assert.ok(!(known && !k.wrongPassword && !k.first && !k.final && !rateLimited), `${where}: a valid login was refused: ${error ? errorFields(error.body).get('M') : 'closed'}`);
     if (error) {
@@ -275,7 +311,6 @@ async function runAuthCase(port: number, k: Extract<ProxyCase, { kind: 'auth' }>
       assert.ok(hungUp, `${where}: closed without an ErrorResponse though we sent whole messages`);
       tally.add('auth: incomplete message, then hung up');
     }
-    return false;
   } finally {
     c.destroy();
   }
@@ -320,31 +355,71 @@ function procStatus(pid: number): { rss: number; hwm: number } {
   const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
 }
-const openFds = (pid: number): number => fs.readdirSync(`/proc/${pid}/fd`).length;
 const mb = (n: number): string => `${n.toFixed(1)} MB`;
 
-async function settleFds(pid: number, baseline: number): Promise<number> {
-  const deadline = Date.now() + 10_000;
-  let n = openFds(pid);
-  while (n > baseline && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    n = openFds(pid);
+/**
+ * The process's TCP sockets by kind, from its file descriptors and /proc/net/tcp:
+ * `clients` are connections accepted on the listener (any state but LISTEN), `upstream`
+ * those to the PostgreSQL server (its pool), `other` the rest.
+ */
+function tcpSockets(pid: number, listenPort: number, serverPort: number): { clients: number; upstream: number; other: number; fds: number } {
+  const fds = fs.readdirSync(`/proc/${pid}/fd`);
+  const inodes = new Set<string>();
+  for (const fd of fds) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]!);
+    } catch {
+      // closed between readdir and readlink
+    }
   }
-  return n;
+  const out = { clients: 0, upstream: 0, other: 0, fds: fds.length };
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    if (!fs.existsSync(table)) continue;
+    for (const line of fs.readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || !inodes.has(f[9]!)) continue;
+      const localPort = parseInt(f[1]!.split(':')[1]!, 16);
+      const remotePort = parseInt(f[2]!.split(':')[1]!, 16);
+      if (f[3] === '0A') out.other++; // LISTEN
+      else if (localPort === listenPort) out.clients++;
+      else if (remotePort === serverPort) out.upstream++;
+      else out.other++;
+    }
+  }
+  return out;
+}
+
+/** Waits until the proxy holds no client connection (closing ones may take a moment). */
+async function settledSockets(pid: number, listenPort: number, serverPort: number): Promise<ReturnType<typeof tcpSockets>> {
+  const deadline = Date.now() + 10_000;
+  let s = tcpSockets(pid, listenPort, serverPort);
+  while (s.clients > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    s = tcpSockets(pid, listenPort, serverPort);
+  }
+  return s;
 }
 
 // ------------------------------------------------------------------ the run
+
+/** Connections per property run, sent at once: the proxy serves them concurrently. */
+const BATCH = 5;
 
 describe('fuzz: the real proxy process under malformed startup and authentication packets', function () {
   this.timeout(2 * 60 * 60_000);
   let proxy: RunningProxy;
   let port: number;
+  let serverPort: number;
   let dir: string;
+  let hello: Buffer;
 
   before(async function () {
     this.timeout(180_000);
     const server = await startEmbeddedPostgres();
     await createSampleData(server.superuser);
+    serverPort = server.port;
+    hello = await directTlsClientHello();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mayfly-fuzz-'));
     fs.writeFileSync(path.join(dir, 'config.hcl'), POLICIES);
     fs.writeFileSync(path.join(dir, 'users.json'), JSON.stringify(USERS));
@@ -374,37 +449,50 @@ describe('fuzz: the real proxy process under malformed startup and authenticatio
     // Warm up (first session provisioned, code paths compiled), then take the baseline.
     await validLoginAndQuery(port);
     for (let i = 0; i < 20; i++) await runStartupCase(port, { kind: 'startup', packet: { bytes: VALID_STARTUP_PACKETS[i % VALID_STARTUP_PACKETS.length]!, edits: [], fixLength: false }, tls: i % 2 === 0 }, new Tally());
-    const fdBaseline = await settleFds(pid, 0);
+    const before = await settledSockets(pid, port, serverPort);
     const start = procStatus(pid);
     let peak = start.rss;
     let sent = 0;
     let validChecks = 0;
+    const samples: string[] = [];
+    /** RSS once half of the connections went by: the heap has grown to its working size. */
+    let half: number | undefined;
     const started = Date.now();
 
-    await checkAsyncProperty(`proxy process (${total} connections)`, 1, fc.asyncProperty(proxyCase, async (k) => {
-      if (k.kind === 'startup') await runStartupCase(port, k, tally);
-      else await runAuthCase(port, k, tally);
-      sent++;
+    const batch = fc.array(proxyCase([...VALID_STARTUP_PACKETS, hello]), { minLength: BATCH, maxLength: BATCH });
+    await checkAsyncProperty(`proxy process (${total} connections, ${BATCH} at a time)`, 1 / BATCH, fc.asyncProperty(batch, async (cases) => {
+      await Promise.all(cases.map((k) => (k.kind === 'startup' ? runStartupCase(port, k, tally) : runAuthCase(port, k, tally))));
       assert.equal(proxy.process.exitCode, null, 'the proxy process exited');
-      if (sent % 250 === 0) {
+      const before = Math.floor(sent / 250);
+      sent += cases.length;
+      if (Math.floor(sent / 250) > before) {
         await validLoginAndQuery(port);
         validChecks++;
-        peak = Math.max(peak, procStatus(pid).rss);
+        const rss = procStatus(pid).rss;
+        peak = Math.max(peak, rss);
+        if (sent % 2500 === 0) samples.push(`${sent}: ${rss.toFixed(0)}`);
+        if (half === undefined && sent >= total / 2) half = rss;
       }
     }), tally);
 
     await validLoginAndQuery(port);
-    const fds = await settleFds(pid, fdBaseline);
+    const after = await settledSockets(pid, port, serverPort);
     const end = procStatus(pid);
     peak = Math.max(peak, end.rss);
     const secs = (Date.now() - started) / 1000;
     console.log(`      fuzz: proxy process: ${sent} connections in ${secs.toFixed(1)} s (${Math.round(sent / secs)}/s), ${validChecks + 1} valid logins with a query between them; ` +
-      `RSS ${mb(start.rss)} after warm-up, ${mb(peak)} peak, ${mb(end.rss)} at the end (high-water mark ${mb(end.hwm)}); open fds ${fdBaseline} -> ${fds}`);
+      `RSS ${mb(start.rss)} after warm-up, ${mb(peak)} peak, ${mb(end.rss)} at the end (high-water mark ${mb(end.hwm)}); ` +
+      `client sockets open ${before.clients} -> ${after.clients}, pooled server connections ${before.upstream} -> ${after.upstream}, fds ${before.fds} -> ${after.fds}` +
+      (samples.length ? `; RSS (MB) by connections sent: ${samples.join(', ')}` : ''));
     assert.equal(proxy.process.exitCode, null, 'the proxy process is still running');
-    assert.ok(fds <= fdBaseline, `file descriptors: ${fdBaseline} before, ${fds} after every connection closed`);
-    assert.ok(end.rss - start.rss < 64, `resident memory grew by ${mb(end.rss - start.rss)}`);
+    assert.equal(after.clients, 0, 'the proxy still holds client connections after every client closed');
+    assert.ok(after.fds <= before.fds - before.upstream + after.upstream + 2, `file descriptors: ${before.fds} before, ${after.fds} after`);
+    // The heap grows to its working size early (measured: 69 MB after warm-up, 113-128 MB from
+    // 5,000 connections on, level to 40,000); a leak keeps growing after that.
+    assert.ok(end.rss < 256, `resident memory ${mb(end.rss)}`);
+    if (half !== undefined) assert.ok(end.rss - half < 32, `resident memory grew by ${mb(end.rss - half)} in the second half of the run`);
     assert.doesNotMatch(proxy.output(), /wire\.internal-error/, 'the proxy caught an exception handling a connection');
-    for (const k of ['startup: FATAL 08P01', 'auth: authenticated, relayed, terminated', 'auth: refused, FATAL 28P01'])
+    for (const k of ['startup: FATAL 08P01', 'auth: authenticated, relayed, terminated', 'auth: authenticated (SCRAM-SHA-256-PLUS), relayed, terminated', 'auth: refused, FATAL 28P01'])
       assert.ok(tally.get(k) > 0 || sent < 200, `nothing exercised "${k}": ${tally}`);
   });
 });

@@ -22,14 +22,9 @@ import { md5Secret } from '../../proxy/wire/auth/md5';
 import type { Credential } from '../../proxy/wire/identity';
 import { MAX_AUTH_MESSAGE } from '../../proxy/wire/protocol/codes';
 import { FrameDecoder, type Frame } from '../../proxy/wire/protocol/frames';
-import { byteEdits, mutate, type ByteEdit } from './support/mutate';
+import { mutate, mutation, type Mutation } from './support/mutate';
 import { md5Password, RfcScramClient, sameFrame, sameMd5Answer, sameScramFinal, type Gs2Flag } from './support/rfcClient';
 import { checkAsyncProperty, Tally } from './support/settings';
-
-interface Mutation {
-  edits: ByteEdit[];
-  fixLength: boolean;
-}
 
 interface Scenario {
   kind: 'scram' | 'mock' | 'md5';
@@ -49,7 +44,6 @@ interface Scenario {
   mutateFinal?: Mutation;
 }
 
-const mutation: fc.Arbitrary<Mutation> = fc.record({ edits: byteEdits(3), fixLength: fc.boolean() });
 const password = fc.oneof(fc.string({ maxLength: 16 }), fc.string({ unit: 'binary', maxLength: 12 }), fc.constantFrom('pencil', 'ﬁ', 'fi', 'Ⅸ', 'IX', 'e\u0301', 'é'));
 
 const scenario: fc.Arbitrary<Scenario> = fc
@@ -64,8 +58,8 @@ const scenario: fc.Arbitrary<Scenario> = fc
     serverEndPoint: fc.option(fc.uint8Array({ minLength: 32, maxLength: 64 }).map((b) => Buffer.from(b)), { freq: 2, nil: undefined }),
     relayed: fc.constantFrom(false, false, true),
     clientNonce: fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).filter((c) => c !== 0x2c).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 32 }),
-    mutateFirst: fc.option(mutation, { freq: 2, nil: undefined }),
-    mutateFinal: fc.option(mutation, { freq: 2, nil: undefined }),
+    mutateFirst: fc.option(mutation(), { freq: 2, nil: undefined }),
+    mutateFinal: fc.option(mutation(), { freq: 2, nil: undefined }),
   })
   .map(({ wrong, relayed, ...s }) => ({
     ...s,

@@ -5,6 +5,8 @@
  */
 export class FailureRateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  /** Size above which full buckets are dropped. */
+  private pruneAt = 10_000;
 
   constructor(
     private readonly capacity = 10,
@@ -29,7 +31,12 @@ export class FailureRateLimiter {
     const b = this.bucket(key);
     b.tokens = Math.max(0, b.tokens - 1);
     this.buckets.set(key, b);
-    // Full buckets carry no information; drop them so the map stays small.
-    if (this.buckets.size > 10_000) for (const [k, v] of this.buckets) if (this.bucket(k).tokens >= this.capacity && v) this.buckets.delete(k);
+    // Full buckets carry no information; drop them so the map stays small. Client-chosen user
+    // names can fill the map, so scan only when it doubled since the last scan (amortized O(1)).
+    if (this.buckets.size > this.pruneAt) {
+      const t = this.now();
+      for (const [k, v] of this.buckets) if (v.tokens + ((t - v.at) / 1000) * this.refillPerSecond >= this.capacity) this.buckets.delete(k);
+      this.pruneAt = Math.max(10_000, 2 * this.buckets.size);
+    }
   }
 }

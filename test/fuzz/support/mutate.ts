@@ -92,6 +92,13 @@ export interface MutatedBytes {
 /** 1 to `max` byte edits, for inputs only known at run time (e.g. a reply to a server nonce). */
 export const byteEdits = (max = 4): fc.Arbitrary<ByteEdit[]> => fc.array(byteEdit, { minLength: 1, maxLength: max });
 
+/** Edits for a message only known at run time (a reply to a server nonce), and whether to fix its length word after. */
+export interface Mutation {
+  edits: ByteEdit[];
+  fixLength: boolean;
+}
+export const mutation = (maxEdits = 3): fc.Arbitrary<Mutation> => fc.record({ edits: byteEdits(maxEdits), fixLength: fc.boolean() });
+
 /** Applies edits, then (with `fixLength`) rewrites the length word at `lengthAt` to the new size. */
 export function mutate(base: Buffer, edits: ByteEdit[], fixLength: boolean, lengthAt?: 0 | 1): MutatedBytes {
   const bytes = applyByteEdits(base, edits);

@@ -14,3 +14,25 @@ export const VALID_STARTUP_PACKETS: Buffer[] = [
   wb.cancel(12_345, Buffer.from([1, 2, 3, 4])),
   wb.cancel(-7, Buffer.alloc(32, 0xab)),
 ];
+
+/**
+ * A real TLS ClientHello offering ALPN `postgresql`, as a client using direct TLS
+ * (`sslnegotiation=direct`) sends it first: Node's own TLS client writing into a stream
+ * that only records.
+ */
+export async function directTlsClientHello(): Promise<Buffer> {
+  const { Duplex } = await import('node:stream');
+  const tls = await import('node:tls');
+  return new Promise((resolve, reject) => {
+    const sink = new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, done) {
+        resolve(Buffer.from(chunk));
+        done();
+      },
+    });
+    const client = tls.connect({ socket: sink as never, ALPNProtocols: ['postgresql'], servername: 'localhost', rejectUnauthorized: false });
+    client.on('error', reject);
+    setTimeout(() => client.destroy(), 1000).unref();
+  });
+}

@@ -11,6 +11,10 @@ import { PRIVILEGES } from '../../../policy/model';
 
 const NAME_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789-_';
 const name = fc.string({ unit: fc.constantFrom(...NAME_CHARS), minLength: 1, maxLength: 16 });
+/** A database or schema name as policies write them (letters, digits, `_`, `$`). */
+const identifier = fc
+  .tuple(fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_'), fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789_$'), maxLength: 12 }))
+  .map(([a, b]) => a + b);
 
 /** A quoted HCL string whose content includes escapes and non-ASCII text. */
 const quotedPiece = fc.oneof(
@@ -23,11 +27,17 @@ const anyQuoted = quoted(fc.array(quotedPiece, { maxLength: 4 }).map((xs) => xs.
 const comment = fc.constantFrom('# note', '// note', '/* note */', '#', '# "quoted" { } [', '// ${not} %{ a }', '/* multi\n   line */');
 const lineEnd = fc.oneof({ weight: 5, arbitrary: fc.constant('') }, { weight: 1, arbitrary: comment.filter((c) => !c.includes('\n')).map((c) => ' ' + c) });
 
-const instance = fc.oneof(
-  fc.constantFrom('dellstore', 'dellstore.store', 'testdb', 'db.Mixed Case', 'db."q"', 'a.b.c'),
-  fc.tuple(name, fc.option(name, { nil: undefined })).map(([d, s]) => (s ? `${d}.${s}` : d)),
+const goodInstance = fc.oneof(
+  fc.constantFrom('dellstore', 'dellstore.store', 'testdb'),
+  fc.tuple(identifier, fc.option(identifier, { nil: undefined })).map(([d, s]) => (s ? `${d}.${s}` : d)),
 );
-const privilege = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...PRIVILEGES) }, { weight: 1, arbitrary: fc.constantFrom('select', 'ALL', 'SELECT ') });
+const anyInstance = fc.oneof(goodInstance, fc.tuple(name, name).map(([d, s]) => `${d}.${s}`), fc.constantFrom('db.Mixed Case', 'db."q"', 'a.b.c', '', '.x'));
+const anyPrivilege = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...PRIVILEGES) }, { weight: 1, arbitrary: fc.constantFrom('select', 'ALL', 'SELECT ') });
+/** Mostly what a valid policy holds (1 to 9 distinct valid items), sometimes anything. */
+const items = (good: fc.Arbitrary<string>, any: fc.Arbitrary<string>): fc.Arbitrary<string[]> =>
+  fc.oneof({ weight: 4, arbitrary: fc.uniqueArray(good, { minLength: 1, maxLength: 9 }) }, { weight: 1, arbitrary: fc.array(any, { maxLength: 12 }) }).map((xs) =>
+    xs.map((x) => JSON.stringify(x)),
+  );
 
 /** How a list is laid out: on one line or several, maybe with a comment and a trailing comma. */
 const listLayout = fc.record({
@@ -59,15 +69,18 @@ export interface GeneratedPolicyDoc {
 
 const policyBlock = fc.record({
   name: fc.oneof({ weight: 5, arbitrary: name }, { weight: 1, arbitrary: fc.constantFrom('pg-homolog', 'store-readonly', 'Ünïcode', 'a b') }),
-  engine: fc.constantFrom('"postgres"', '"postgres"', '"mysql"', '<<EOT\npostgres\nEOT'),
+  engine: fc.oneof({ weight: 6, arbitrary: fc.constant('"postgres"') }, { weight: 1, arbitrary: fc.constantFrom('"mysql"', '<<EOT\npostgres\nEOT') }),
   entry: fc.oneof({ weight: 6, arbitrary: quoted(name) }, { weight: 1, arbitrary: heredoc }),
-  expiration: fc.option(fc.constantFrom('"12h"', '"30m"', '"1h30m"', '"90m"', '"24h"', '"25h"', '"1d"', '"0s"', '"1.5h"', '"-1h"'), { nil: undefined }),
-  instances: fc.array(instance.map((i) => JSON.stringify(i)), { maxLength: 10 }),
-  privileges: fc.array(privilege.map((p) => JSON.stringify(p)), { maxLength: 10 }),
+  expiration: fc.option(
+    fc.oneof({ weight: 4, arbitrary: fc.constantFrom('"12h"', '"30m"', '"1h30m"', '"90m"', '"24h"') }, { weight: 1, arbitrary: fc.constantFrom('"25h"', '"1d"', '"0s"', '"1.5h"', '"-1h"') }),
+    { nil: undefined },
+  ),
+  instances: items(goodInstance, anyInstance),
+  privileges: items(fc.constantFrom(...PRIVILEGES), anyPrivilege),
   instancesLayout: listLayout,
   privilegesLayout: listLayout,
-  extra: fc.array(extraArgument, { maxLength: 2 }),
-  nested: fc.boolean(),
+  extra: fc.oneof({ weight: 3, arbitrary: fc.constant([]) }, { weight: 1, arbitrary: fc.array(extraArgument, { minLength: 1, maxLength: 2 }) }),
+  nested: fc.constantFrom(false, false, false, true),
   order: fc.array(fc.nat(), { minLength: 8, maxLength: 8 }),
   align: fc.boolean(),
   indent: fc.constantFrom('  ', '    ', '\t', ''),

@@ -109,6 +109,11 @@ export class RawConnection {
     return this.until(() => this.closed, ms);
   }
 
+  /** The DER certificate the proxy presented, once inside TLS. */
+  peerCertificate(): Buffer | undefined {
+    return this.socket instanceof tls.TLSSocket ? this.socket.getPeerCertificate().raw : undefined;
+  }
+
   /** Continues inside TLS on the same connection (after the proxy answered `S`). */
   async startTls(): Promise<boolean> {
     const raw = this.socket as net.Socket;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { formatRefreshBench, measureUserRefresh } from './refreshBench';
+import { formatRefreshBench, measureUserRefresh } from '../../../bench/userRefresh';
 
 describe('user refresh microbenchmark (harness check at a small size)', function () {
   this.timeout(120_000);

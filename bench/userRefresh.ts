@@ -9,13 +9,13 @@
  *   formatRefreshBench(result)                          →  a Markdown table of medians
  */
 import crypto from 'node:crypto';
-import { forkSecretsManagerServer, withEnv } from '../../support/secretsManagerServer';
-import { SecretsReader, type SecretsOperation } from '../../../proxy/aws/secretsReader';
-import { UserDirectory } from '../../../proxy/users/directory';
-import { createUserSource } from '../../../proxy/users/userSources';
-import { parseUserSourceSpec } from '../../../proxy/users/sourceSpec';
-import { silentLogger } from '../../../proxy/log/logger';
-import { scramVerifier } from '../../../proxy/auth/scramVerifier';
+import { forkSecretsManagerServer, withEnv } from '../test/support/secretsManagerServer';
+import { SecretsReader, type SecretsOperation } from '../proxy/aws/secretsReader';
+import { UserDirectory } from '../proxy/users/directory';
+import { createUserSource } from '../proxy/users/userSources';
+import { parseUserSourceSpec } from '../proxy/users/sourceSpec';
+import { silentLogger } from '../proxy/log/logger';
+import { scramVerifier } from '../proxy/auth/scramVerifier';
 
 export interface RefreshSample {
   scenario: string;

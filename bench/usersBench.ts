@@ -1,0 +1,153 @@
+/**
+ * Users from Secrets Manager, as the proxy lives with them (issue 6's benchmark):
+ *
+ * 1. The CPU cost of one refresh pass of 1,000 users (bench/userRefresh.ts, in-process).
+ * 2. Login latency through the real proxy process while 1,000 users refresh every second
+ *    and 100 of them rotate every half second, against the same proxy with refreshes off
+ *    — what a refresh adds to a concurrent login.
+ * 3. How long a rotated password takes to take effect (old refused, new accepted), with a
+ *    1 s and the default 15 s refresh interval.
+ *
+ * Secrets Manager is the local server in a child process, so its CPU is not the proxy's.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { forkSecretsManagerServer } from '../test/support/secretsManagerServer';
+import { freePort, startEmbeddedPostgres } from '../test/support/postgres';
+import { startProxy, type RunningProxy } from '../test/support/proxyProcess';
+import { formatRefreshBench, measureUserRefresh } from './userRefresh';
+import { ms, summarize } from './stats';
+
+const PREFIX = 'bench/users/';
+const USERS = 1000;
+
+export interface UsersBenchResult {
+  refreshTable: string;
+  loginQuiet: ReturnType<typeof summarize>;
+  loginRefreshing: ReturnType<typeof summarize>;
+  rotation: { refresh: string; ms: number }[];
+}
+
+const rds = (username: string, password: string, extra: object = {}) => ({ engine: 'postgres', host: 'db.internal', port: 5432, username, password, dbname: 'app', ...extra });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function login(port: number, password: string): Promise<number> {
+  const t0 = performance.now();
+  const c = new pg.Client({ host: '127.0.0.1', port, user: 'bencher', password, database: 'usersbench' });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    await c.query('SELECT 1');
+    return performance.now() - t0;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+async function canLogin(port: number, password: string): Promise<boolean> {
+  return login(port, password).then(
+    () => true,
+    () => false,
+  );
+}
+
+export async function runUsersBench(out: (line: string) => void, opts: { logins?: number } = {}): Promise<UsersBenchResult> {
+  const logins = opts.logins ?? 400;
+  out(`Refresh cost, ${USERS} users (CPU of one pass in the proxy's process; the longest event-loop pause during it):`);
+  const refreshTable = formatRefreshBench(await measureUserRefresh({ users: USERS, repetitions: 3 }));
+  out(refreshTable);
+
+  const server = await startEmbeddedPostgres();
+  await server.createDatabase('usersbench');
+  const sm = await forkSecretsManagerServer();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mayfly-users-bench-'));
+  fs.writeFileSync(
+    path.join(dir, 'config.hcl'),
+    `policy "bench" {\n  engine = "postgres"\n  plugin_config_entry = "granter"\n  expiration = "1h"\n  instances = ["usersbench"]\n  grant_privileges = ["SELECT"]\n}\n`,
+  );
+  const names = Array.from({ length: USERS }, (_, i) => `${PREFIX}u${String(i).padStart(5, '0')}`);
+  const userSecrets = (): [string, object][] => names.map((n, i) => [n, rds(`u${i}`, crypto.randomBytes(18).toString('base64url'))]);
+  let benchPassword = crypto.randomBytes(18).toString('base64url');
+  const bencher = (): [string, object] => [`${PREFIX}bencher`, rds('bencher', benchPassword, { policy: 'bench' })];
+  await sm.put([...userSecrets(), bencher()]);
+  const s = server.superuser;
+  const env = {
+    MAYFLY_BENCH_DSN: `postgres://${s.user}:${encodeURIComponent(s.password!)}@${s.host}:${s.port}/postgres?sslmode=disable`,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
+    AWS_REGION: 'eu-west-1',
+    AWS_ACCESS_KEY_ID: 'AKIAMAYFLYBENCH00001',
+    AWS_SECRET_ACCESS_KEY: 'mayfly-bench-secret',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: '/nonexistent/mayfly-bench-aws-config',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/mayfly-bench-aws-credentials',
+  };
+  // One home for the three proxies, as for one user: each takes up the session the first opened.
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'mayfly-users-bench-home-'));
+  const start = async (refresh: string): Promise<{ proxy: RunningProxy; port: number }> => {
+    const port = await freePort();
+    const proxy = await startProxy(
+      ['--config', `policy-config=path:${path.join(dir, 'config.hcl')}`, '--config', 'granter=env:MAYFLY_BENCH_DSN', '--listen', `127.0.0.1:${port}`, '--no-tls', '--users', `aws-prefix:${PREFIX}`, '--users-refresh', refresh],
+      { ...env, MAYFLY_HOME: home },
+    );
+    for (let i = 0; i < 100 && !(await canLogin(port, benchPassword)); i++) await sleep(100);
+    return { proxy, port };
+  };
+  const measureLogins = async (port: number): Promise<number[]> => {
+    for (let i = 0; i < 20; i++) await login(port, benchPassword); // warm: session, pool, verifier cache
+    const samples: number[] = [];
+    for (let i = 0; i < logins; i++) samples.push(await login(port, benchPassword));
+    return samples;
+  };
+  const rotation: { refresh: string; ms: number }[] = [];
+  try {
+    const quiet = await start('1h');
+    const loginQuiet = summarize(await measureLogins(quiet.port));
+    await quiet.proxy.stop();
+
+    const busy = await start('1s');
+    let rotating = true;
+    const rotator = (async () => {
+      while (rotating) {
+        const some = userSecrets().filter(() => Math.random() < 0.1);
+        await sm.put(some);
+        await sleep(500);
+      }
+    })();
+    const loginRefreshing = summarize(await measureLogins(busy.port));
+    rotating = false;
+    await rotator;
+    const passes = (busy.proxy.output().match(/users\.reconciled/g) ?? []).length;
+    out(`\nLogin through the proxy (connect + SELECT 1 + close, ${logins} in a row, bencher@bench from Secrets Manager):`);
+    out('| refresh | logins | p50 ms | p99 ms | max ms |');
+    out('|---|---:|---:|---:|---:|');
+    out(`| off (1h) | ${loginQuiet.n} | ${ms(loginQuiet.p50)} | ${ms(loginQuiet.p99)} | ${ms(loginQuiet.max)} |`);
+    out(`| every 1 s, ${USERS} users, ~10% rotating every 0.5 s (${passes} passes with changes) | ${loginRefreshing.n} | ${ms(loginRefreshing.p50)} | ${ms(loginRefreshing.p99)} | ${ms(loginRefreshing.max)} |`);
+
+    // Rotation: time from the new value in Secrets Manager to a login with it.
+    const rotate = async (port: number, label: string) => {
+      const old = benchPassword;
+      benchPassword = crypto.randomBytes(18).toString('base64url');
+      await sm.put([bencher()]);
+      const t0 = performance.now();
+      while (!(await canLogin(port, benchPassword))) await sleep(20);
+      const took = performance.now() - t0;
+      if (await canLogin(port, old)) throw new Error('the old password still works after the rotation');
+      rotation.push({ refresh: label, ms: took });
+    };
+    await rotate(busy.port, '1 s');
+    await busy.proxy.stop();
+    const dflt = await start('15s');
+    await rotate(dflt.port, '15 s (default)');
+    await dflt.proxy.stop();
+    out('\nRotation takes effect (new password accepted, old refused), after the new value is in Secrets Manager:');
+    out('| refresh interval | took |');
+    out('|---|---:|');
+    for (const r of rotation) out(`| ${r.refresh} | ${(r.ms / 1000).toFixed(2)} s |`);
+    return { refreshTable, loginQuiet, loginRefreshing, rotation };
+  } finally {
+    await sm.stop();
+  }
+}
