@@ -9,7 +9,7 @@
  *   formatRefreshBench(result)                          →  a Markdown table of medians
  */
 import crypto from 'node:crypto';
-import { forkSecretsManagerServer, withEnv } from '../test/support/secretsManagerServer';
+import { awsTestEnv, forkSecretsManagerServer, withEnv } from '../test/support/secretsManagerServer';
 import { SecretsReader, type SecretsOperation } from '../proxy/aws/secretsReader';
 import { UserDirectory } from '../proxy/users/directory';
 import { createUserSource } from '../proxy/users/userSources';
@@ -62,15 +62,7 @@ export async function measureUserRefresh(options: { users?: number; repetitions?
   const n = options.users ?? 1000;
   const reps = options.repetitions ?? 5;
   const sm = await forkSecretsManagerServer();
-  const restore = withEnv({
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
-    AWS_REGION: 'eu-west-1',
-    AWS_ACCESS_KEY_ID: 'AKIAMAYFLYBENCH00001',
-    AWS_SECRET_ACCESS_KEY: 'mayfly-bench-secret',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONFIG_FILE: '/nonexistent/mayfly-bench-aws-config',
-    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/mayfly-bench-aws-credentials',
-  });
+  const restore = withEnv(awsTestEnv(sm));
   const samples: RefreshSample[] = [];
   const directories: UserDirectory[] = [];
   const readers: SecretsReader[] = [];

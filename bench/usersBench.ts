@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { forkSecretsManagerServer } from '../test/support/secretsManagerServer';
+import { awsTestEnv, forkSecretsManagerServer } from '../test/support/secretsManagerServer';
 import { freePort, startEmbeddedPostgres } from '../test/support/postgres';
 import { startProxy, type RunningProxy } from '../test/support/proxyProcess';
 import { formatRefreshBench, measureUserRefresh } from './userRefresh';
@@ -76,13 +76,7 @@ export async function runUsersBench(out: (line: string) => void, opts: { logins?
   const s = server.superuser;
   const env = {
     MAYFLY_BENCH_DSN: `postgres://${s.user}:${encodeURIComponent(s.password!)}@${s.host}:${s.port}/postgres?sslmode=disable`,
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
-    AWS_REGION: 'eu-west-1',
-    AWS_ACCESS_KEY_ID: 'AKIAMAYFLYBENCH00001',
-    AWS_SECRET_ACCESS_KEY: 'mayfly-bench-secret',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONFIG_FILE: '/nonexistent/mayfly-bench-aws-config',
-    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/mayfly-bench-aws-credentials',
+    ...awsTestEnv(sm),
   };
   // One home for the three proxies, as for one user: each takes up the session the first opened.
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'mayfly-users-bench-home-'));

@@ -149,20 +149,29 @@ export class UserDirectory extends EventEmitter {
     return this.allowedMap?.get(user);
   }
 
-  /** Runs a pass now (or joins the one running) and restarts the interval from its end. */
+  /**
+   * Runs a pass now (or joins the one running). Passes start one interval apart (not one
+   * interval after the previous pass ended), so a rotation is picked up within one interval
+   * plus the time of the pass itself, however slow Secrets Manager answers.
+   */
   refreshNow(): Promise<void> {
     if (this.closed) return Promise.resolve();
-    this.running ??= this.pass().finally(() => {
-      this.running = undefined;
-      this.schedule();
-    });
+    if (!this.running) {
+      const started = Date.now();
+      this.running = this.pass().finally(() => {
+        this.running = undefined;
+        this.schedule(Date.now() - started);
+      });
+    }
     return this.running;
   }
 
-  private schedule(): void {
+  private schedule(elapsedMs = 0): void {
     if (this.closed) return;
     if (this.timer) clearTimeout(this.timer);
-    let delay = this.refreshMs;
+    // Never sooner than a tenth of the interval after a pass: a pass as slow as the interval
+    // must not turn into back-to-back passes.
+    let delay = Math.max(this.refreshMs - elapsedMs, this.refreshMs / 10);
     if (this.failures > 0) {
       const ceiling = Math.min(this.maxBackoffMs, this.refreshMs * 2 ** Math.min(this.failures, 30));
       // Equal jitter: retries of many proxies spread out, and never come sooner than the interval.

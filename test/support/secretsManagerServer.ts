@@ -407,7 +407,7 @@ export async function startSecretsManagerServer(): Promise<SecretsManagerServer>
 }
 
 /** Environment that points the AWS SDK at `server` with static test credentials and no shared config files. */
-export function awsTestEnv(server: SecretsManagerServer, region = 'eu-west-1'): Record<string, string> {
+export function awsTestEnv(server: { endpoint: string }, region = 'eu-west-1'): Record<string, string> {
   return {
     AWS_ENDPOINT_URL_SECRETS_MANAGER: server.endpoint,
     AWS_REGION: region,
