@@ -18,6 +18,8 @@ import { SessionError, type SessionInfo } from './sessions/types';
 import { parseListen, WireListener, type ListenAddress } from './wire/listener';
 import type { UserRecord } from './users/fileStore';
 import { UserDirectory } from './users/directory';
+import type { UserChange } from './users/reconcile';
+import type { AllowedChange } from './users/allowedDatabases';
 import { createUserSource } from './users/userSources';
 import { parseUserSourceSpec } from './users/sourceSpec';
 import { SecretsReader } from './aws/secretsReader';
@@ -214,6 +216,36 @@ export class MayflyApp {
     return directory;
   }
 
+  /**
+   * The listener follows the user store: a removed identity's clients and server
+   * connections go at once; a changed credential retires the server connections logged in
+   * with the old one (idle now, busy when released) while its clients stay; a database
+   * whose CONNECT was revoked loses the identity's clients and server connections there.
+   */
+  private followUserStore(directory: UserDirectory, wire: WireListener): void {
+    const log = this.options.log;
+    directory.on('changes', (changes: UserChange[]) => {
+      for (const c of changes) {
+        if (c.kind === 'removed') {
+          const clients = wire.closeIdentity(c.username, `user "${c.username}" was removed from the user store`);
+          const pooled = wire.evictRole(c.username);
+          if (clients || pooled) log.log('info', 'wire.user-removed', { username: c.username, clients, pooled });
+        } else if (c.kind === 'changed' && c.fields.includes('credential')) {
+          const pooled = wire.evictCredential(c.username, c.oldFingerprint);
+          if (pooled) log.log('info', 'wire.credential-evicted', { username: c.username, pooled });
+        }
+      }
+    });
+    directory.on('allowed', (changes: AllowedChange[]) => {
+      for (const c of changes)
+        for (const db of c.lost) {
+          const clients = wire.closeIdentity(c.username, `user "${c.username}" may no longer connect to database "${db}"`, db);
+          const pooled = wire.evictRole(c.username);
+          log.log('info', 'wire.connect-revoked', { username: c.username, database: db, clients, pooled });
+        }
+    });
+  }
+
   /** Starts the local Postgres proxy (`--listen`), with identities from `--users FILE`. */
   async serveWire(opts: {
     listen: string;
@@ -221,6 +253,8 @@ export class MayflyApp {
     users?: string[];
     usersRefreshMs?: number;
     primary?: string;
+    /** Config entries naming read replicas of the primary, for read-only pass-through sessions. */
+    replicas?: string[];
     /** Certificate files; undefined = a self-signed one kept in the config folder; false = no TLS. */
     tls?: TlsFiles | false;
     allowRemote?: boolean;
@@ -240,6 +274,10 @@ export class MayflyApp {
     const primaryEntry = opts.primary;
     if (primaryEntry && !this.plugin.entries.has(primaryEntry))
       throw new ConfigError(`--primary ${primaryEntry}: no plugin config entry of that name (add --config ${primaryEntry}=env:VAR)`);
+    for (const r of opts.replicas ?? [])
+      if (!this.plugin.entries.has(r)) throw new ConfigError(`--replica ${r}: no plugin config entry of that name (add --config ${r}=env:VAR)`);
+    if (opts.replicas?.length && !primaryEntry) throw new ConfigError('--replica needs --primary: read-only sessions are verified on the primary first');
+    const replicaEntries = opts.replicas ?? [];
     const directory = await this.startUserDirectory(opts.users ?? [], opts.usersRefreshMs, primaryEntry);
     const users = (): ReadonlyMap<string, UserRecord> => directory?.users() ?? new Map();
     const wire = new WireListener({
@@ -249,6 +287,8 @@ export class MayflyApp {
       sessionFor: (policy) => this.sessionForPolicy(policy),
       // Only the entry's server (host, port, TLS) is used; its user and password are not.
       ...(primaryEntry ? { primary: () => this.granter(primaryEntry) } : {}),
+      ...(directory ? { allowed: (user: string, db: string) => directory.allowed(user, db), fdw: () => directory.fdw() } : {}),
+      ...(replicaEntries.length ? { replicas: () => Promise.all(replicaEntries.map((e) => this.granter(e))) } : {}),
       ...(context ? { tls: context } : {}),
       ...(opts.allowRemote ? { allowRemote: true } : {}),
       ...(opts.pool ? { pool: opts.pool } : {}),
@@ -276,6 +316,7 @@ export class MayflyApp {
         if (evicted) this.options.log.log('info', 'wire.pool-evicted', { role, connections: evicted });
       }
     });
+    if (directory) this.followUserStore(directory, wire);
     this.options.log.log('info', 'wire.listening', { host: addr.host, port: addr.port, users: users().size, tls: context !== undefined });
     return addr;
   }

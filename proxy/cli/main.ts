@@ -19,6 +19,7 @@ const USAGE = `usage: mayfly <command> [options]
         [--aws-region R] [--aws-profile P] [--aws-endpoint URL]
                                            AWS settings (default: the AWS CLI's environment and files)
         [--primary ENTRY]                  pass users without a policy through to ENTRY's server
+        [--replica ENTRY]...               read replicas for read-only sessions (-c mayfly.target=replica)
         [--tls-cert FILE --tls-key FILE | --no-tls] [--allow-remote]
                                            TLS for clients (default: a self-signed certificate in ~/.mayfly/tls)
   session open POLICY [--env|--json] [--rotate] [--via-proxy]
@@ -54,6 +55,7 @@ const OPTIONS = {
   'aws-profile': { type: 'string' },
   'aws-endpoint': { type: 'string' },
   primary: { type: 'string' },
+  replica: { type: 'string', multiple: true },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'no-tls': { type: 'boolean' },
@@ -97,6 +99,7 @@ export async function runCli(argv: string[], out: Output = consoleOutput): Promi
             awsProfile: values['aws-profile'],
             awsEndpoint: values['aws-endpoint'],
             primary: values.primary,
+            replicas: values.replica,
             tlsCert: values['tls-cert'],
             tlsKey: values['tls-key'],
             noTls: values['no-tls'],

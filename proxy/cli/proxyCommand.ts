@@ -22,6 +22,8 @@ export interface ProxyOptions extends PoolFlags {
   awsEndpoint?: string;
   /** Config entry naming the server identities without a policy are passed through to. */
   primary?: string;
+  /** Config entries naming read replicas (read-only pass-through sessions). */
+  replicas?: string[];
   tlsCert?: string;
   tlsKey?: string;
   noTls?: boolean;
@@ -55,6 +57,7 @@ export async function proxyCommand(opts: ProxyOptions, out: Output): Promise<num
         ...(opts.users?.length ? { users: opts.users } : {}),
         ...(usersRefreshMs ? { usersRefreshMs } : {}),
         ...(opts.primary ? { primary: opts.primary } : {}),
+        ...(opts.replicas?.length ? { replicas: opts.replicas } : {}),
         ...(opts.noTls ? { tls: false as const } : opts.tlsCert && opts.tlsKey ? { tls: { cert: opts.tlsCert, key: opts.tlsKey } } : {}),
         ...(opts.allowRemote ? { allowRemote: true } : {}),
         ...(Object.keys(pool).length ? { pool } : {}),

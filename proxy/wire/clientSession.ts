@@ -10,13 +10,14 @@ import tls from 'node:tls';
 import type { Logger } from '../log/logger';
 import type { SessionInfo } from '../sessions/types';
 import type { ConnectionParams } from '../config/dsn';
+import type { UserRecord } from '../users/fileStore';
 import { authenticate } from './auth/exchange';
 import { serverEndPointOf } from './auth/channelBinding';
 import type { FailureRateLimiter } from './auth/rateLimiter';
 import type { CancelRegistry } from './cancel';
 import { FrameReader } from './frameReader';
 import { resolveIdentity, splitOptions, type IdentitySources } from './identity';
-import { authenticationOk, backendKeyData, fatal, negotiateProtocolVersion, parameterStatus, readyForQuery } from './protocol/backend';
+import { authenticationOk, backendKeyData, fatal, negotiateProtocolVersion, readyForQuery } from './protocol/backend';
 import { MAX_AUTH_MESSAGE, MAX_STARTUP_PACKET, NEWEST_MINOR, SQLSTATE } from './protocol/codes';
 import { FrameDecoder } from './protocol/frames';
 import { cancelRequest } from './protocol/frontend';
@@ -24,7 +25,7 @@ import { parseStartupPacket, type Startup } from './protocol/startup';
 import { Relay } from './relay';
 import { isLoopbackAddress } from './address';
 import { land } from './landing';
-import type { UpstreamTarget } from './upstream';
+import { parameterStatusBytes, type UpstreamTarget } from './upstream';
 import type { PooledConnection, UpstreamPool } from './pool';
 import { SocketInput } from './socketInput';
 import { acceptTls, isClientHello } from './tlsHandshake';
@@ -43,6 +44,11 @@ export interface WireDeps extends IdentitySources {
   primary?(): Promise<ConnectionParams | undefined>;
   /** Opens (or reuses) a session for a policy; throws SessionError. */
   sessionFor(policy: string): Promise<SessionInfo>;
+  /** May this identity CONNECT to this database on the primary (undefined: not known)? */
+  allowed?(user: string, database: string): boolean | undefined;
+  /** Replicas for read-only pass-through sessions, and the shared credential for them. */
+  replicas?(): Promise<ConnectionParams[]>;
+  fdw?(): UserRecord | undefined;
   authTimeoutMs: number;
   /** Offered on SSLRequest when set; otherwise the answer is `N`. */
   tls?: tls.SecureContext;
@@ -50,6 +56,12 @@ export interface WireDeps extends IdentitySources {
   requireTlsForRemote?: boolean;
 }
 
+
+const AUTHENTICATION_OK = authenticationOk();
+const READY_IDLE = readyForQuery('I');
+
+/** Clients send queries and COPY data; results, the bulk, come from the server side. */
+const CLIENT_READ_BUFFER = 16 * 1024;
 
 /** Startup parameters we handle ourselves rather than pass to the server. */
 const OWN_PARAMS = new Set(['user', 'database', 'options', 'replication']);
@@ -64,6 +76,10 @@ export class ClientSession {
   private relay?: Relay;
   /** The session role this client is logged in as upstream, once it is. */
   role?: string;
+  /** The user-store identity that logged in (not set for session roles logging in as themselves). */
+  identity?: string;
+  /** The database it is connected to. */
+  database?: string;
   private cancelPid?: number;
 
   constructor(
@@ -174,6 +190,8 @@ export class ClientSession {
     }
     this.conn = conn;
     this.role = landing.role;
+    this.database = landing.database;
+    if (identity.kind === 'user') this.identity = identity.name;
     const { pid, key } = this.deps.cancels.register(this, minor >= 2 ? 32 : 4);
     this.cancelPid = pid;
     this.deps.log.log('info', 'auth.success', {
@@ -188,9 +206,14 @@ export class ClientSession {
     });
     // The server's parameter values as they are now (a reset reports what it restored),
     // the login's notices only to the client that caused the login, and our own cancel key.
-    const status = [...conn.upstream.params].map(([name, value]) => parameterStatus(name, value));
     this.socket.write(
-      Buffer.concat([authenticationOk(), ...status, ...(lease.reused ? [] : conn.upstream.notices), backendKeyData(pid, key), readyForQuery('I')]),
+      Buffer.concat([
+        AUTHENTICATION_OK,
+        parameterStatusBytes(conn.upstream),
+        ...(lease.reused ? [] : conn.upstream.notices),
+        backendKeyData(pid, key),
+        READY_IDLE,
+      ]),
     );
     this.startRelay(conn);
   }
@@ -274,7 +297,7 @@ export class ClientSession {
 
   private startRelay(conn: PooledConnection): void {
     const leftover = this.reader.detach();
-    const input = new SocketInput(this.socket, () => undefined);
+    const input = new SocketInput(this.socket, () => undefined, { bufferSize: CLIENT_READ_BUFFER });
     this.relay = new Relay(this.socket, input, conn.upstream, (by, error) => this.relayEnded(by, error));
     if (leftover.length) input.handler(leftover);
     input.begin();

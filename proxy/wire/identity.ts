@@ -15,6 +15,8 @@ import type { VerifierCache } from './auth/verifierCache';
 import { formatOptions, parseOptions } from './protocol/startup';
 
 export const POLICY_SETTING = 'mayfly.policy';
+/** `-c mayfly.target=replica` asks for a read-only session on a replica (pass-through identities). */
+export const TARGET_SETTING = 'mayfly.target';
 
 /** What the client must prove: SCRAM keys, an MD5 secret, or nothing we know (mock). */
 export type Credential = { method: 'scram'; keys: ScramKeys } | { method: 'md5'; secret: string } | { method: 'mock' };
@@ -43,13 +45,14 @@ function credentialOf(name: string, r: UserRecord, verifiers: VerifierCache): Cr
 }
 
 /** The `options` startup parameter without Mayfly's own settings, and the policy they named. */
-export function splitOptions(options: string | undefined): { policy?: string; upstreamOptions?: string } {
+export function splitOptions(options: string | undefined): { policy?: string; target?: string; upstreamOptions?: string } {
   if (!options) return {};
   const { settings, words } = parseOptions(options);
   const policy = settings.get(POLICY_SETTING);
+  const target = settings.get(TARGET_SETTING);
   for (const k of [...settings.keys()]) if (k.startsWith('mayfly.')) settings.delete(k);
   const rest = [formatOptions(settings), ...words].filter(Boolean).join(' ');
-  return { ...(policy ? { policy } : {}), ...(rest ? { upstreamOptions: rest } : {}) };
+  return { ...(policy ? { policy } : {}), ...(target ? { target } : {}), ...(rest ? { upstreamOptions: rest } : {}) };
 }
 
 export function resolveIdentity(user: string, optionPolicy: string | undefined, src: IdentitySources): Identity {

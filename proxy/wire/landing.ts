@@ -13,6 +13,8 @@ import type { Startup } from './protocol/startup';
 import type { UpstreamCredential } from './upstream';
 import type { PoolOrigin } from './pool';
 import { credentialFingerprint } from '../users/fingerprint';
+import { splitOptions } from './identity';
+import { chooseReplica, verifyOnPrimary } from './replicaRoute';
 
 export interface Landing {
   role: string;
@@ -26,15 +28,23 @@ export interface Landing {
   fingerprint: string;
 }
 
-/** A session role's password, fingerprinted like a users-file entry's secret. */
-export const sessionFingerprint = (role: string, password: string): string => credentialFingerprint({ username: role, secret: { type: 'text', password } });
+const sessionFingerprints = new Map<string, { password: string; fingerprint: string }>();
+
+/** A session role's password, fingerprinted like a users-file entry's secret (once per password, not per login). */
+export function sessionFingerprint(role: string, password: string): string {
+  const known = sessionFingerprints.get(role);
+  if (known?.password === password) return known.fingerprint;
+  const fingerprint = credentialFingerprint({ username: role, secret: { type: 'text', password } });
+  sessionFingerprints.set(role, { password, fingerprint });
+  return fingerprint;
+}
 
 /** The role, password, server and database this connection logs in to upstream. */
 export async function land(
   identity: Identity,
   startup: Startup,
   clientKey: Buffer | undefined,
-  deps: Pick<WireDeps, 'primary' | 'sessionFor' | 'roleLogin'>,
+  deps: Pick<WireDeps, 'primary' | 'sessionFor' | 'roleLogin' | 'allowed' | 'replicas' | 'fdw'>,
 ): Promise<Landing | { error: Buffer }> {
   // libpq sends database=user when none was chosen; then the first database applies.
   const pick = (databases: string[]): string => (startup.database === startup.user ? databases[0]! : startup.database);
@@ -60,6 +70,25 @@ export async function land(
             ? { scram: { clientKey, keys: secret.keys } }
             : undefined;
     if (!credential) return { error: fatal(SQLSTATE.invalidAuthorization, `no credential to pass through for user "${identity.name}"`) };
+    // The primary's CONNECT map (refreshed by the user store) decides before any login.
+    if (deps.allowed?.(identity.name, startup.database) === false)
+      return { error: fatal(SQLSTATE.insufficientPrivilege, `permission denied for database "${startup.database}"`, `the user store says "${identity.name}" lacks CONNECT on it; ask for GRANT CONNECT`) };
+    if (splitOptions(startup.params.get('options')).target === 'replica') {
+      const refused = await verifyOnPrimary(primary, identity.name, credential, startup.database);
+      if (refused) return refused;
+      const chosen = await chooseReplica(deps);
+      if ('error' in chosen) return chosen;
+      const fdw: UpstreamCredential = { password: chosen.password };
+      return {
+        role: identity.name,
+        credential: fdw,
+        granter: chosen.replica,
+        database: startup.database,
+        origin: 'identity',
+        // The shared password, per user: a rotated proxy_to_fdw secret evicts these.
+        fingerprint: sessionFingerprint(`replica:${identity.name}`, chosen.password),
+      };
+    }
     return {
       role: identity.name,
       credential,

@@ -52,6 +52,10 @@ export interface WireListenerDeps {
   allowRemote?: boolean;
   /** Server connection pooling (defaults: DEFAULT_POOL_LIMITS). */
   pool?: Partial<PoolLimits>;
+  /** The user store's CONNECT map, replicas for read-only sessions and their shared credential. */
+  allowed?(user: string, database: string): boolean | undefined;
+  replicas?(): Promise<ConnectionParams[]>;
+  fdw?(): UserRecord | undefined;
 }
 
 export class WireListener {
@@ -78,6 +82,9 @@ export class WireListener {
       pool: this.pool,
       sessionFor: deps.sessionFor,
       ...(deps.primary ? { primary: deps.primary } : {}),
+      ...(deps.allowed ? { allowed: deps.allowed } : {}),
+      ...(deps.replicas ? { replicas: deps.replicas } : {}),
+      ...(deps.fdw ? { fdw: deps.fdw } : {}),
       authTimeoutMs: deps.authTimeoutMs ?? 60_000,
       ...(deps.tls ? { tls: deps.tls } : {}),
       requireTlsForRemote: true,
@@ -98,6 +105,21 @@ export class WireListener {
     let n = 0;
     for (const c of this.clients)
       if (c.role === role) {
+        c.terminate(SQLSTATE.adminShutdown, message);
+        n++;
+      }
+    return n;
+  }
+
+  /**
+   * Closes every client of a user-store identity (all of them, or those on one database)
+   * with a FATAL saying why; returns how many. Used when the identity is removed or loses
+   * CONNECT on a database.
+   */
+  closeIdentity(identity: string, message: string, database?: string): number {
+    let n = 0;
+    for (const c of this.clients)
+      if (c.identity === identity && (database === undefined || c.database === database)) {
         c.terminate(SQLSTATE.adminShutdown, message);
         n++;
       }

@@ -29,6 +29,7 @@ export const SQLSTATE = {
   invalidAuthorization: '28000',
   invalidPassword: '28P01',
   invalidCatalogName: '3D000',
+  insufficientPrivilege: '42501',
   featureNotSupported: '0A000',
   tooManyConnections: '53300',
   internalError: 'XX000',

@@ -48,6 +48,14 @@ describe('Secrets Manager users at the listener (rotation, removal, CONNECT, rep
   const backends = async (server: PgServer, user: string) =>
     (await server.query<{ pid: number }>('postgres', 'SELECT pid FROM pg_stat_activity WHERE usename = $1 AND datname = $2', [user, DB])).map((r) => r.pid);
   const waitForLog = (re: RegExp, what: string) => eventually(() => re.test(proxy.output()), 15_000, what);
+  /** Polls an async condition (server state changes a moment after the proxy acts). */
+  const until = async (cond: () => Promise<boolean>, what: string, ms = 10_000) => {
+    const end = Date.now() + ms;
+    while (!(await cond())) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
 
   before(async () => {
     sm = await startSecretsManagerServer();
@@ -96,8 +104,7 @@ describe('Secrets Manager users at the listener (rotation, removal, CONNECT, rep
   it('a Secrets Manager user logs in to the primary as itself, and its connection is pooled', async () => {
     const r = psql('wu_dana', 'dana-1', 'select current_user, inet_server_port()');
     assert.equal(r.stdout.trim(), `wu_dana|${primary.port}`, r.stderr);
-    await eventually(() => true, 10, 'settle');
-    assert.equal((await backends(primary, 'wu_dana')).length, 1, 'the idle server connection stays in the pool');
+    await until(async () => (await backends(primary, 'wu_dana')).length === 1, 'the idle server connection to stay in the pool');
   });
 
   it('a rotated password takes effect within a refresh: the old one is refused, the new one works, the old pooled connection is gone', async () => {
@@ -109,22 +116,19 @@ describe('Secrets Manager users at the listener (rotation, removal, CONNECT, rep
     publish();
     await waitForLog(/users\.changed[^\n]*wu_dana/, 'the rotation to be picked up');
     console.log(`      rotation took effect after ${Date.now() - rotatedAt} ms (refresh every 500 ms)`);
-    await eventually(() => true, 10, 'settle');
-    const after = await backends(primary, 'wu_dana');
-    assert.ok(!after.includes(pooled[0]!), 'the pooled connection with the old credential was closed');
+    await until(async () => !(await backends(primary, 'wu_dana')).includes(pooled[0]!), 'the pooled connection with the old credential to close');
     assert.match(psql('wu_dana', 'dana-1', 'select 1').stderr, /password authentication failed/);
     assert.equal(psql('wu_dana', 'dana-2', 'select 1').stdout.trim(), '1');
   });
 
   it("a user that loses CONNECT loses new connections to that database and its pooled ones", async () => {
     assert.equal(psql('wu_erin', 'erin-1', 'select 1').stdout.trim(), '1');
-    assert.equal((await backends(primary, 'wu_erin')).length, 1);
+    await until(async () => (await backends(primary, 'wu_erin')).length === 1, 'the pooled connection');
     await primary.query('postgres', `REVOKE CONNECT ON DATABASE ${DB} FROM PUBLIC`);
     await primary.query('postgres', `GRANT CONNECT ON DATABASE ${DB} TO wu_dana`);
     try {
       await waitForLog(/users\.allowed-changed/, 'the CONNECT change to be picked up');
-      await eventually(() => true, 10, 'settle');
-      assert.deepEqual(await backends(primary, 'wu_erin'), [], 'its pooled connection is gone');
+      await until(async () => (await backends(primary, 'wu_erin')).length === 0, 'its pooled connection to close');
       const refused = psql('wu_erin', 'erin-1', 'select 1');
       assert.match(refused.stderr, /permission denied for database "wudb"/);
       assert.equal(psql('wu_dana', 'dana-2', 'select 1').stdout.trim(), '1', 'others keep their access');
@@ -157,8 +161,7 @@ describe('Secrets Manager users at the listener (rotation, removal, CONNECT, rep
     await waitForLog(/users\.removed[^\n]*wu_dana/, 'the removal to be picked up');
     await assert.rejects(client.query('select 1'), /removed|terminat|Connection/i);
     await client.end().catch(() => undefined);
-    await eventually(() => true, 10, 'settle');
-    assert.deepEqual(await backends(primary, 'wu_dana'), []);
+    await until(async () => (await backends(primary, 'wu_dana')).length === 0, "the removed user's server connections to close");
     assert.match(psql('wu_dana', 'dana-2', 'select 1').stderr, /password authentication failed/);
   });
 });
