@@ -151,9 +151,17 @@ export class WireListener {
         `--listen ${addr.host}: only loopback addresses (127.0.0.1, ::1, localhost) are allowed unless --allow-remote is given and TLS is available (remote clients must then use TLS)`,
       );
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
+      const failed = (e: NodeJS.ErrnoException): void => {
+        const where = `${addr.host}:${addr.port}`;
+        if (e.code === 'EADDRINUSE')
+          reject(new Error(`${where} is already in use (another Mayfly, PgBouncer or PostgreSQL?): pass --listen ${addr.host}:PORT with a free port`));
+        else if (e.code === 'EACCES') reject(new Error(`not allowed to listen on ${where}: ports below 1024 need privileges; pick a higher one`));
+        else if (e.code === 'EADDRNOTAVAIL') reject(new Error(`${addr.host} is not an address of this machine: use 127.0.0.1`));
+        else reject(e);
+      };
+      this.server.once('error', failed);
       this.server.listen(addr.port, addr.host, () => {
-        this.server.off('error', reject);
+        this.server.off('error', failed);
         resolve();
       });
     });
