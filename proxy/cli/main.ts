@@ -22,6 +22,10 @@ const USAGE = `usage: mayfly <command> [options]
         [--replica ENTRY]...               read replicas for read-only sessions (-c mayfly.target=replica)
         [--tls-cert FILE --tls-key FILE | --no-tls] [--allow-remote]
                                            TLS for clients (default: a self-signed certificate in ~/.mayfly/tls)
+        [--pool-size 20] [--max-upstream 90] [--pool-idle-timeout 5m] [--pool-wait 10s]
+                                           server connection pooling: idle connections kept per role,
+                                           database and settings (0 = off); server connections in all;
+                                           when idle ones close; how long a login waits at the cap
   session open POLICY [--env|--json] [--rotate] [--via-proxy]
                                            --via-proxy: PGHOST/PGPORT of the running proxy's --listen address
   session list [--json]
@@ -60,6 +64,10 @@ const OPTIONS = {
   'tls-key': { type: 'string' },
   'no-tls': { type: 'boolean' },
   'allow-remote': { type: 'boolean' },
+  'pool-size': { type: 'string' },
+  'max-upstream': { type: 'string' },
+  'pool-idle-timeout': { type: 'string' },
+  'pool-wait': { type: 'string' },
 } as const;
 
 export async function runCli(argv: string[], out: Output = consoleOutput): Promise<number> {
@@ -104,6 +112,10 @@ export async function runCli(argv: string[], out: Output = consoleOutput): Promi
             tlsKey: values['tls-key'],
             noTls: values['no-tls'],
             allowRemote: values['allow-remote'],
+            poolSize: values['pool-size'],
+            maxUpstream: values['max-upstream'],
+            poolIdleTimeout: values['pool-idle-timeout'],
+            poolWait: values['pool-wait'],
           },
           out,
         );

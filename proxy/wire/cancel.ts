@@ -15,15 +15,36 @@ export interface Cancellable {
 
 export type CancelOutcome = 'forwarded' | 'idle' | 'unknown';
 
+/**
+ * Keys from the CSPRNG, drawn 4 KB at a time: a synchronous randomBytes call per login
+ * costs tens of microseconds. Each byte is handed out once.
+ */
+class RandomPool {
+  private buf = Buffer.alloc(0);
+  private at = 0;
+
+  take(n: number): Buffer {
+    if (this.at + n > this.buf.length) {
+      this.buf = crypto.randomBytes(Math.max(4096, n));
+      this.at = 0;
+    }
+    const out = Buffer.from(this.buf.subarray(this.at, this.at + n));
+    this.buf.fill(0, this.at, this.at + n);
+    this.at += n;
+    return out;
+  }
+}
+
 export class CancelRegistry {
   private readonly entries = new Map<number, { key: Buffer; target: Cancellable }>();
+  private readonly random = new RandomPool();
 
   /** A fresh (pid, key) for a client; 3.2 clients get a 32-byte key, 3.0 clients 4 bytes. */
   register(target: Cancellable, keyLength: number): { pid: number; key: Buffer } {
     let pid: number;
     do pid = crypto.randomInt(1, 2 ** 31 - 1);
     while (this.entries.has(pid));
-    const key = crypto.randomBytes(keyLength);
+    const key = this.random.take(keyLength);
     this.entries.set(pid, { key, target });
     return { pid, key };
   }

@@ -235,6 +235,8 @@ export class UpstreamPool {
     let result: UpstreamResult;
     try {
       result = await this.connect(target);
+    } catch (e) {
+      result = { ok: false, message: (e as Error).message };
     } finally {
       this.connecting--;
     }

@@ -21,6 +21,8 @@ const IDLE = 0x49; // 'I'
 /** One direction: writes chunks on and pauses the source while they are queued. */
 class Pump {
   private waiting = false;
+  /** Once the relay stopped, late write callbacks must not resume a socket someone else now owns. */
+  stopped = false;
   private readonly limit: number;
   private readonly copy: boolean;
 
@@ -44,7 +46,7 @@ class Pump {
   }
 
   private readonly flushed = (): void => {
-    if (this.waiting && this.to.writableLength <= this.limit) {
+    if (this.waiting && !this.stopped && this.to.writableLength <= this.limit) {
       this.waiting = false;
       this.from.resume();
     }
@@ -127,6 +129,8 @@ export class Relay {
   /** Stops relaying; the sockets are left to the caller (the server one maybe to the pool). */
   stop(): void {
     this.done = true;
+    this.toServer.stopped = true;
+    this.toClient.stopped = true;
     this.client.off('error', this.clientError).off('close', this.clientClosed).off('end', this.clientClosed);
     this.server.socket.off('error', this.serverError).off('close', this.serverClosed).off('end', this.serverClosed);
     // Late bytes of this client must never reach a server connection someone else may get next.

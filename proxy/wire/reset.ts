@@ -33,6 +33,7 @@ export async function resetConnection(u: Upstream, timeoutMs: number): Promise<b
         case 'S': {
           const [name, value] = f.body.toString('utf8').split('\0');
           if (name) u.params.set(name, value ?? '');
+          u.paramBytes = undefined;
           break;
         }
         case 'N': // a notice about what was discarded

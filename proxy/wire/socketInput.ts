@@ -18,8 +18,12 @@ import tls from 'node:tls';
 
 export type ChunkHandler = (chunk: Buffer) => void;
 
-/** Each socket's buffer: one read's worth; pages are only resident once a read touches them. */
-const READ_BUFFER = 64 * 1024;
+/**
+ * Each socket's buffer (one read's worth), by default as large as Node's own reads.
+ * Clients mostly send small messages, so their side can use less: with a thousand idle
+ * clients these buffers are most of the proxy's memory.
+ */
+export const READ_BUFFER = 64 * 1024;
 
 interface ReadFields {
   buffer: symbol;
@@ -52,9 +56,9 @@ export class SocketInput {
     readonly socket: net.Socket,
     /** Receives every chunk from now on; reassign to hand the connection over. */
     public handler: ChunkHandler,
-    options: { reuseBuffer?: boolean } = {},
+    options: { reuseBuffer?: boolean; bufferSize?: number } = {},
   ) {
-    this.reused = options.reuseBuffer !== false && this.install();
+    this.reused = options.reuseBuffer !== false && this.install(options.bufferSize ?? READ_BUFFER);
   }
 
   /** Starts delivering: first what Node read before we took over (normally nothing). */
@@ -68,12 +72,12 @@ export class SocketInput {
     return this;
   }
 
-  private install(): boolean {
+  private install(size: number): boolean {
     const handle = (this.socket as unknown as { _handle?: StreamHandle })._handle;
     if (!fields || this.socket instanceof tls.TLSSocket || !handle || typeof handle.useUserBuffer !== 'function') return false;
     const own = this.socket as unknown as Record<symbol, unknown>;
     if (own[fields.buffer] !== null) return false;
-    const buf = Buffer.allocUnsafe(READ_BUFFER);
+    const buf = Buffer.allocUnsafe(size);
     own[fields.buffer] = buf;
     own[fields.generator] = null;
     own[fields.callback] = (n: number, b: Buffer): void => this.handler(b.subarray(0, n));

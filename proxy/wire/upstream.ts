@@ -11,7 +11,7 @@ import { FrameDecoder } from './protocol/frames';
 import { FrameReader } from './frameReader';
 import { SocketInput } from './socketInput';
 import { AUTH_CLEARTEXT, AUTH_MD5, AUTH_OK, AUTH_SASL, AUTH_SASL_CONTINUE, AUTH_SASL_FINAL } from './protocol/codes';
-import { message, parseFields } from './protocol/backend';
+import { message, parameterStatus, parseFields } from './protocol/backend';
 import { passwordMessage, saslInitialResponse, saslResponse, sslRequest, startupMessage } from './protocol/frontend';
 import { md5Response, md5Secret } from './auth/md5';
 import { ScramClient } from './auth/scramClient';
@@ -39,6 +39,8 @@ export interface Upstream {
   input: SocketInput;
   /** The server's ParameterStatus values in the order it sent them (a reset updates them). */
   params: Map<string, string>;
+  /** `params` encoded as ParameterStatus messages, once per change (see parameterStatusBytes). */
+  paramBytes?: Buffer;
   /** NoticeResponse messages of the login, raw (only the first client sees them). */
   notices: Buffer[];
   backendPid: number;
@@ -53,6 +55,12 @@ export const keepUnread =
   (chunk: Buffer): void => {
     u.rest = Buffer.concat([u.rest, chunk]);
   };
+
+/** The ParameterStatus messages a client of this connection is shown at login. */
+export function parameterStatusBytes(u: Upstream): Buffer {
+  u.paramBytes ??= Buffer.concat([...u.params].map(([name, value]) => parameterStatus(name, value)));
+  return u.paramBytes;
+}
 
 export type UpstreamResult =
   | { ok: true; upstream: Upstream }

@@ -78,6 +78,26 @@ describe('wire proxy pass-through to the primary (identities without a policy)',
     assert.equal(r.out, 'mayfly_pt_text', r.err);
   });
 
+  it('pass-through logins are pooled per identity: the next login of the same user reuses its backend, another user does not', async () => {
+    const pidOf = async (user: string): Promise<number> => {
+      const r = await psql(env(user), 'select pg_backend_pid()');
+      assert.equal(r.code, 0, r.err);
+      return Number(r.out);
+    };
+    const first = await pidOf('mayfly_pt_scram');
+    // The reset runs after the client left: wait until the connection is back in the pool.
+    for (let i = 0; i < 100; i++) {
+      const [a] = await server.query<{ query: string }>('postgres', 'select query from pg_stat_activity where pid = $1', [first]);
+      if (a?.query === 'DISCARD ALL') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(await pidOf('mayfly_pt_scram'), first);
+    const other = await pidOf('mayfly_pt_text');
+    assert.notEqual(other, first);
+    const [who] = await server.query<{ u: string }>('postgres', 'select usename as u from pg_stat_activity where pid = $1', [first]);
+    assert.equal(who?.u, 'mayfly_pt_scram');
+  });
+
   it('a verifier that differs from the server\'s is refused with a clear FATAL', async () => {
     const r = await psql(env('mayfly_pt_diff'), 'select 1');
     assert.notEqual(r.code, 0);
