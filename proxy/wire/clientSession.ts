@@ -76,6 +76,8 @@ export class ClientSession {
   private relay?: Relay;
   /** The session role this client is logged in as upstream, once it is. */
   role?: string;
+  /** A FATAL of our own is on its way (terminate()). */
+  private terminating = false;
   /** The user-store identity that logged in (not set for session roles logging in as themselves). */
   identity?: string;
   /** The database it is connected to. */
@@ -326,20 +328,31 @@ export class ClientSession {
   }
 
   /**
-   * Ends the connection with a FATAL of our own (e.g. the session expired). Injected only
-   * between server messages; mid-message the connection is simply closed. The server
+   * Ends the connection with a FATAL of our own (e.g. the session expired). The client's
+   * further messages are dropped; the FATAL goes out as soon as the server's output is
+   * between messages (normally at once, or when the message in flight is complete), and
+   * only if that takes longer than a second is the connection simply closed. The server
    * connection is closed too: its role is no longer live.
    */
   terminate(code: string, text: string): void {
-    if (this.socket.destroyed) return;
+    if (this.socket.destroyed || this.terminating) return;
+    this.terminating = true;
     const relay = this.relay;
-    if (relay && this.conn) {
+    if (!relay || !this.conn) {
+      this.socket.end(fatal(code, text));
+      return;
+    }
+    const end = (clean: boolean): void => {
+      clearTimeout(timer);
       relay.stop();
       if (this.cancelPid !== undefined) this.deps.cancels.unregister(this.cancelPid);
-      this.giveBack(relay.front.atBoundary ? 'terminate' : 'destroy');
-    }
-    if (!relay || relay.back.atBoundary) this.socket.end(fatal(code, text));
-    else this.socket.destroy();
+      this.giveBack(clean && relay.front.atBoundary ? 'terminate' : 'destroy');
+      if (this.socket.destroyed) return;
+      if (clean) this.socket.end(fatal(code, text));
+      else this.socket.destroy();
+    };
+    const timer = setTimeout(() => end(false), 1000);
+    relay.drain(() => end(true));
   }
 
   /** Returns the server connection once; another client may hold it right after. */

@@ -112,7 +112,25 @@ export class Relay {
   private readonly fromServer = (chunk: Buffer): void => {
     this.back.feed(chunk);
     this.toClient.write(chunk);
+    if (this.atServerBoundary && this.back.atBoundary) {
+      const then = this.atServerBoundary;
+      this.atServerBoundary = undefined;
+      then();
+    }
   };
+
+  private atServerBoundary?: () => void;
+
+  /**
+   * Stops taking the client's messages and calls `then` as soon as the server's output
+   * stands between two messages (at once if it does now): the moment a message of our own
+   * (a FATAL) can be sent to the client without cutting one of the server's in half.
+   */
+  drain(then: () => void): void {
+    this.clientInput.handler = () => undefined;
+    if (this.back.atBoundary) then();
+    else this.atServerBoundary = then;
+  }
 
   private readonly clientError = (e: Error): void => this.finish('client', e);
   private readonly clientClosed = (): void => this.finish('client');
