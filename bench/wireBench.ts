@@ -200,6 +200,9 @@ export async function runWireBench(log: (line: string) => void): Promise<WireBen
         '--listen', `127.0.0.1:${mayflyPort}`,
         '--users', usersFile,
         '--no-tls',
+        // Session pooling gives each connected client its own server connection: room for
+        // the 1,000 idle clients, like PgBouncer's max_client_conn below.
+        '--max-upstream', String(IDLE_CLIENTS + POOL_SIZE + 50),
       ],
       { MAYFLY_WIRE_BENCH_DSN: `postgres://${su.user}:${encodeURIComponent(su.password!)}@${su.host}:${su.port}/postgres?sslmode=disable` },
     );

@@ -4,7 +4,7 @@
  * `npm test` runs the same scenarios briefly (test/integration/soak).
  */
 import { startWorld } from '../test/soak/world';
-import { expiryUnderLoad, policyBrokenAndFixed, postgresRestart, secretsManagerOutage, type Report } from '../test/soak/scenarios';
+import { expiryUnderLoad, manyClients, policyBrokenAndFixed, postgresRestart, secretsManagerOutage, type Report } from '../test/soak/scenarios';
 import { stopAllPostgres } from '../test/support/postgres';
 
 async function main(): Promise<void> {
@@ -18,6 +18,13 @@ async function main(): Promise<void> {
     reports.push(await expiryUnderLoad(world, { workers }));
   } finally {
     await world.close();
+  }
+  // 1,000 clients connected for the whole duration.
+  const crowd = await startWorld({ maxConnections: 1100 });
+  try {
+    reports.push(await manyClients(crowd, { clients: Number(process.env.MAYFLY_SOAK_CLIENTS ?? 1000), seconds }));
+  } finally {
+    await crowd.close();
   }
   // Secrets Manager down for minutes (MAYFLY_SOAK_SECONDS), users served from the last known set.
   const aws = await startWorld({ aws: true });

@@ -14,6 +14,8 @@ export interface LoadOptions {
   churn?: number;
   /** Pause after an error before reconnecting. */
   retryMs?: number;
+  /** Pause between a worker's queries (0: back to back). */
+  pauseMs?: number;
 }
 
 export interface WorkerEvent {
@@ -86,6 +88,7 @@ export class Load {
         this.ok++;
         this.lastOk[i] = Date.now();
         if (this.o.churn && ++queries >= this.o.churn) await drop();
+        if (this.o.pauseMs) await new Promise((r) => setTimeout(r, this.o.pauseMs! * (0.5 + Math.random())));
       } catch (e) {
         this.record(i, e);
         await drop();

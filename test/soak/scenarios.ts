@@ -184,3 +184,43 @@ export async function secretsManagerOutage(world: World, o: { seconds: number; w
     problems,
   };
 }
+
+/** Many clients connected at once for a while: the proxy's memory and descriptors stay flat. */
+export async function manyClients(world: World, o: { clients: number; seconds: number }): Promise<Report> {
+  const problems: string[] = [];
+  const pid = world.proxy.process.pid!;
+  const load = new Load({ workers: o.clients, config: world.clientConfig('soak'), pauseMs: 1000, retryMs: 500 }).start();
+  const connected = await waitFor(() => load.lastOk.every((t) => t > 0), 120_000);
+  if (!connected) problems.push(`only ${load.lastOk.filter((t) => t > 0).length} of ${o.clients} clients got in`);
+  const samples: { rss: number; fds: number }[] = [];
+  const end = Date.now() + o.seconds * 1000;
+  while (Date.now() < end) {
+    samples.push({ rss: rssMb(pid), fds: openFds(pid) });
+    await sleep(Math.min(2000, (o.seconds * 1000) / 10));
+  }
+  const okDuring = load.ok;
+  await load.stop();
+  // After warm-up (the first third), memory may wobble with GC but must not climb.
+  const steady = samples.slice(Math.floor(samples.length / 3));
+  const rss = steady.map((x) => x.rss);
+  const fds = steady.map((x) => x.fds);
+  const growth = rss[rss.length - 1]! - rss[0]!;
+  if (growth > 32) problems.push(`memory grew ${growth.toFixed(0)} MB while the load was steady`);
+  if (Math.max(...rss) > 400) problems.push(`proxy memory reached ${Math.max(...rss).toFixed(0)} MB`);
+  if (Math.max(...fds) - Math.min(...fds) > 10) problems.push(`file descriptors moved between ${Math.min(...fds)} and ${Math.max(...fds)}`);
+  if (load.errors) problems.push(`${load.errors} client errors: ${[...load.messages.keys()].slice(0, 3).join('; ')}`);
+  await sleep(1000);
+  common(world, problems);
+  return {
+    name: `${o.clients} clients connected for ${o.seconds} s`,
+    figures: {
+      clients: o.clients,
+      queries: okDuring,
+      'client errors': load.errors,
+      'proxy RSS min/max (MB, steady)': `${Math.min(...rss).toFixed(0)}/${Math.max(...rss).toFixed(0)}`,
+      'proxy fds min/max (steady)': `${Math.min(...fds)}/${Math.max(...fds)}`,
+      'fds after the clients left': openFds(pid),
+    },
+    problems,
+  };
+}

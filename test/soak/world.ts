@@ -46,8 +46,10 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function startWorld(options: { aws?: boolean } = {}): Promise<World> {
-  const server = await startDedicatedEmbeddedPostgres();
+export async function startWorld(options: { aws?: boolean; maxConnections?: number } = {}): Promise<World> {
+  // Session pooling gives every connected client a server connection: room for all of them.
+  const max = options.maxConnections ?? 200;
+  const server = await startDedicatedEmbeddedPostgres(['-c', `max_connections=${max}`]);
   await createSampleData(server.superuser);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mayfly-soak-'));
   const policyFile = path.join(dir, 'config.hcl');
@@ -62,7 +64,7 @@ export async function startWorld(options: { aws?: boolean } = {}): Promise<World
   const s = server.superuser;
   const port = await freePort();
   const proxy = await startProxy(
-    ['--config', `policy-config=path:${policyFile}`, '--config', 'soak-granter=env:MAYFLY_SOAK_DSN', '--listen', `127.0.0.1:${port}`, ...usersArgs, '--no-tls'],
+    ['--config', `policy-config=path:${policyFile}`, '--config', 'soak-granter=env:MAYFLY_SOAK_DSN', '--listen', `127.0.0.1:${port}`, ...usersArgs, '--no-tls', '--max-upstream', String(max - 20)],
     {
       MAYFLY_SOAK_DSN: `postgres://${s.user}:${encodeURIComponent(s.password!)}@${s.host}:${s.port}/postgres?sslmode=disable`,
       ...(secretsManager ? awsTestEnv(secretsManager) : {}),

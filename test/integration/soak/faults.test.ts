@@ -1,7 +1,7 @@
 // The short version of `npm run soak`: each fault scenario for a few seconds under load.
 import assert from 'node:assert/strict';
 import { startWorld, type World } from '../../soak/world';
-import { expiryUnderLoad, policyBrokenAndFixed, postgresRestart, secretsManagerOutage, type Report } from '../../soak/scenarios';
+import { expiryUnderLoad, manyClients, policyBrokenAndFixed, postgresRestart, secretsManagerOutage, type Report } from '../../soak/scenarios';
 
 function check(r: Report): void {
   console.log(`      ${Object.entries(r.figures).map(([k, v]) => `${k}: ${v}`).join(', ')}`);
@@ -41,5 +41,19 @@ describe('Secrets Manager outage under load (short soak)', function () {
 
   it('users keep logging in on the last known set while Secrets Manager is down, and the store recovers', async () => {
     check(await secretsManagerOutage(world, { seconds: 5, workers: 4 }));
+  });
+});
+
+describe('many clients (short soak)', function () {
+  let world: World;
+  before(async () => {
+    world = await startWorld({ maxConnections: 320 });
+  });
+  after(async () => {
+    await world.close();
+  });
+
+  it('300 clients connected for 15 s: memory and file descriptors stay flat, no errors', async () => {
+    check(await manyClients(world, { clients: 300, seconds: 15 }));
   });
 });
