@@ -21,7 +21,7 @@ import type { UpstreamTarget } from '../../../proxy/wire/upstream';
 import type { UserRecord } from '../../../proxy/users/fileStore';
 import { sessionUserName } from '../../../policy/naming';
 import * as wb from '../../support/wireBytes';
-import { parameterStatuses, RawClient, rows, type Message } from './rawClient';
+import { parameterStatuses, RawClient, rows, type Message } from '../../support/rawClient';
 
 const POLICIES = `
 policy "pooled" {

@@ -15,7 +15,7 @@ import { md5Secret } from '../../../proxy/wire/auth/md5';
 import { scramVerifier } from '../../../proxy/auth/scramVerifier';
 import { selfSignedFiles } from '../../../proxy/wire/tls';
 import * as wb from '../../support/wireBytes';
-import { RawClient } from './rawClient';
+import { RawClient } from '../../support/rawClient';
 import { DEMO_POLICIES } from '../../support/policies';
 
 const POLICIES = `${DEMO_POLICIES}
