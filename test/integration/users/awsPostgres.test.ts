@@ -200,8 +200,10 @@ describe('Secrets Manager with a real PostgreSQL', function () {
       assert.equal(d.allowed(`${P}alice`, `${P}a`), false);
       assert.equal(d.allowed(`${P}alice`, `${P}b`), true);
       assert.equal(d.allowed(`${P}bob`, `${P}a`), false, 'a role that cannot log in may connect nowhere');
+      // The shared server also holds other tests' databases: look at this test's and postgres.
+      const ours = (db: string) => db.startsWith(P) || db === 'postgres';
       assert.deepEqual(
-        events.at(-1)!.map((c) => [c.username, c.lost]).sort(),
+        events.at(-1)!.map((c) => [c.username, c.lost.filter(ours)]).sort(),
         [
           [`${P}alice`, [`${P}a`]],
           [`${P}bob`, [`${P}a`, 'postgres']],

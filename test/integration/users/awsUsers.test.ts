@@ -235,7 +235,9 @@ describe('users from AWS Secrets Manager (real SDK, local service)', function ()
       // Recovery by the timer, not by a manual refresh.
       await eventually(() => !d.status().stale && d.users().has('bob'), 5000, 'recovery after the outage');
       assert.equal(d.status().consecutiveFailures, 0);
-      assert.equal(d.status().nextRefreshInMs, 150);
+      // Back to the normal interval (counted from the start of the pass that recovered).
+      const next = d.status().nextRefreshInMs!;
+      assert.ok(next <= 150 && next >= 15, `next refresh in ${next} ms`);
     });
   }
 
