@@ -131,21 +131,30 @@ export class SessionManager extends EventEmitter {
     return { roles, sessions };
   }
 
-  /** Writes the state file soon (once per burst of changes); merges what other processes wrote. */
+  /**
+   * Writes the state file soon: once per burst of changes (at most every 50 ms), so a storm
+   * of opens costs one write, not one per open. close() writes what is pending.
+   */
   private persist(): void {
     if (!this.deps.store || this.saveQueued) return;
     this.saveQueued = true;
-    setImmediate(() => {
+    this.saveTimer = setTimeout(() => {
       this.saveQueued = false;
       this.flush();
-    });
+    }, 50);
+    this.saveTimer.unref();
   }
+
+  private saveTimer?: NodeJS.Timeout;
 
   private flush(): void {
     const store = this.deps.store;
     if (!store) return;
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    this.saveQueued = false;
     const now = this.now();
-    const theirs = store.load();
+    // Merge what another process of this user wrote since our last write (only then re-read).
+    const theirs = store.changedSinceOwnWrite() ? store.load() : { roles: [], sessions: [] };
     const roles = [...this.roles.values()]
       .filter((r) => r.validUntil > now)
       .map((r) => ({ key: r.key, role: r.role, entry: r.entry, password: r.password, validUntil: r.validUntil.toISOString() }));

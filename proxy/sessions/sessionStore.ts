@@ -57,6 +57,24 @@ export class SessionStore {
     const tmp = `${this.file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(state), { mode: 0o600 });
     fs.renameSync(tmp, this.file);
+    this.ownWrite = this.stamp();
+  }
+
+  /** What the file was when this process last wrote it (inode, size, mtime). */
+  private ownWrite?: string;
+
+  private stamp(): string | undefined {
+    try {
+      const st = fs.statSync(this.file);
+      return `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** True unless the file is exactly as this process last wrote it (a stat, not a read). */
+  changedSinceOwnWrite(): boolean {
+    return this.ownWrite === undefined || this.stamp() !== this.ownWrite;
   }
 }
 
