@@ -2,7 +2,6 @@
 // in as themselves: plaintext users with their password, SCRAM users with the ClientKey
 // recovered from their own proof (only when the server holds the identical verifier).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,19 +10,10 @@ import { MayflyApp } from '../../../proxy/app';
 import { createLogger } from '../../../proxy/log/logger';
 import { scramVerifier } from '../../../proxy/auth/scramVerifier';
 import { md5Secret } from '../../../proxy/wire/auth/md5';
+import { psql } from '../../support/psql';
 
 const ROLES = ['mayfly_pt_scram', 'mayfly_pt_text', 'mayfly_pt_diff', 'mayfly_pt_md5'];
 
-function psql(env: Record<string, string>, sql: string): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('psql', ['-XAtc', sql], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('close', (code) => resolve({ code, out: out.trim(), err: err.trim() }));
-  });
-}
 
 describe('wire proxy pass-through to the primary (identities without a policy)', function () {
   let server: PgServer;

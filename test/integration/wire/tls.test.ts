@@ -3,7 +3,6 @@
 // real clients: psql 15 (libpq), node-postgres, and raw Node TLS sockets, against proxies
 // logging in to a real PostgreSQL 18 (pass-through identities, so no session is needed).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -19,21 +18,12 @@ import { FrameDecoder, type Frame } from '../../../proxy/wire/protocol/frames';
 import { certKinds, makeCert, rsaKeyFile } from '../../support/certAlgorithms';
 import { PgScram, type CertSource } from '../../support/pgScram';
 import * as wb from '../../support/wireBytes';
+import { psql } from '../../support/psql';
 
 const TEXT = 'mayfly_tls_text';
 const SCRAM = 'mayfly_tls_scram';
 const PLUS = 'SCRAM-SHA-256-PLUS';
 
-function psql(env: Record<string, string>, sql: string): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('psql', ['-XAtc', sql], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('close', (code) => resolve({ code, out: out.trim(), err: err.trim() }));
-  });
-}
 
 /** A protocol connection over any socket (plain or TLS): send bytes, read framed messages. */
 class Conn {

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadUsersFile, parseUsers, UsersFileError } from '../../../proxy/users/fileStore';
+import { parseUsers, UsersFileError } from '../../../proxy/users/fileStore';
+import { FileUserSource } from '../../../proxy/users/userSources';
 import { scramVerifier } from '../../../proxy/auth/scramVerifier';
 import { md5Secret } from '../../../proxy/wire/auth/md5';
-import { createLogger } from '../../../proxy/log/logger';
 import { resolveIdentity, splitOptions } from '../../../proxy/wire/identity';
 import { VerifierCache } from '../../../proxy/wire/auth/verifierCache';
 import { isLoopback, parseListen } from '../../../proxy/wire/listener';
@@ -52,18 +52,17 @@ describe('users file (--users FILE)', () => {
     for (const s of skipped) assert.ok(!s.reason.includes('md5nothex') && !s.reason.includes('SCRAM-SHA-256$bad'), 'secrets are never echoed');
   });
 
-  it('a file that is not a JSON array is an error; entries are logged when skipped', () => {
+  it('a file that is not a JSON array is an error; malformed entries are skipped with a reason', async () => {
     assert.throws(() => parseUsers('{'), UsersFileError);
     assert.throws(() => parseUsers('{}'), /JSON array/);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mayfly-users-'));
     const file = path.join(dir, 'users.json');
     fs.writeFileSync(file, JSON.stringify([good[0], { username: 'q', password: 'hunter22', type: 'nope', role: 'database' }]));
-    const lines: string[] = [];
-    const users = loadUsersFile(file, createLogger((l) => lines.push(l)));
+    const { users, skipped } = await new FileUserSource(file).load();
     assert.equal(users.size, 1);
-    assert.ok(lines.some((l) => l.includes('users.skipped') && l.includes('index=1')));
-    assert.ok(!lines.join('\n').includes('hunter22'));
-    assert.throws(() => loadUsersFile(path.join(dir, 'missing.json'), createLogger(() => undefined)), /ENOENT/);
+    assert.deepEqual(skipped.map((k) => k.where), ['index 1']);
+    assert.ok(!JSON.stringify(skipped).includes('hunter22'), 'a skip reason never carries the password');
+    await assert.rejects(new FileUserSource(path.join(dir, 'missing.json')).load(), /ENOENT/);
   });
 });
 
