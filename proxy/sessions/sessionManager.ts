@@ -67,6 +67,9 @@ interface Session extends SessionInfo {
  */
 const EXTEND_SLACK_MS = 60_000;
 
+/** The state file is written at most this often (see persist()). */
+const SAVE_EVERY_MS = 50;
+
 export interface OpenOptions {
   /** Issue a new password even though the role is live with a password this process does not hold. */
   rotate?: boolean;
@@ -132,26 +135,29 @@ export class SessionManager extends EventEmitter {
   }
 
   /**
-   * Writes the state file soon: once per burst of changes (at most every 50 ms), so a storm
-   * of opens costs one write, not one per open. close() writes what is pending.
+   * Writes the state file: at once when the last write is 50 ms old or more (so a process
+   * killed right after issuing a password has it on disk), otherwise once at the end of the
+   * 50 ms — a storm of opens costs a write per 50 ms, not one per open. close() writes what
+   * is pending.
    */
   private persist(): void {
     if (!this.deps.store || this.saveQueued) return;
+    const wait = this.lastFlush + SAVE_EVERY_MS - Date.now();
+    if (wait <= 0) return this.flush();
     this.saveQueued = true;
-    this.saveTimer = setTimeout(() => {
-      this.saveQueued = false;
-      this.flush();
-    }, 50);
+    this.saveTimer = setTimeout(() => this.flush(), wait);
     this.saveTimer.unref();
   }
 
   private saveTimer?: NodeJS.Timeout;
+  private lastFlush = 0;
 
   private flush(): void {
     const store = this.deps.store;
     if (!store) return;
     if (this.saveTimer) clearTimeout(this.saveTimer);
     this.saveQueued = false;
+    this.lastFlush = Date.now();
     const now = this.now();
     // Merge what another process of this user wrote since our last write (only then re-read).
     const theirs = store.changedSinceOwnWrite() ? store.load() : { roles: [], sessions: [] };
@@ -235,7 +241,6 @@ export class SessionManager extends EventEmitter {
       if (desired.getTime() > known.validUntil.getTime() + slack) {
         await this.provisionCall(() => this.deps.provisioner.extendRole(granter, plan.role, desired));
         known.validUntil = desired;
-        this.persist();
       }
       return known;
     }
@@ -255,7 +260,7 @@ export class SessionManager extends EventEmitter {
     const state: RoleState = { key, role: plan.role, entry, granter, password, validUntil: desired };
     this.roles.set(key, state);
     this.forgotten.delete(key);
-    this.persist();
+    // open() writes the state file once the session is added too (one write, not two).
     return state;
   }
 

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startEmbeddedPostgres } from '../../support/postgres';
+import { dropRoleEverywhere, startEmbeddedPostgres } from '../../support/postgres';
 import { createSampleData } from '../../../proxy/demo/sampleData';
 import { runMayfly } from '../../support/cli';
 import { startProxy } from '../../support/proxyProcess';
@@ -48,6 +48,8 @@ describe('a restarted proxy', function () {
     } finally {
       await runMayfly(['session', 'revoke', 'store-readonly'], { env: second.env });
       assert.equal(await second.stop(), 0);
+      // Whatever happened above, leave no live role whose password only this test knew.
+      await dropRoleEverywhere(server, opened.PGUSER);
     }
   });
 });
