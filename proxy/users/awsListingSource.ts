@@ -8,7 +8,7 @@ import type { ListedSecret, SecretFilter, SecretsReader } from '../aws/secretsRe
 import type { ParsedUsers, UserRecord } from './userEntry';
 import { usersFromSecret } from './userSecret';
 import { breathe, SLICE } from './breathe';
-import type { Skipped, SourceLoad, UserSource } from './userSources';
+import type { Skipped, SourceLoad, UserSource } from './source';
 
 export class AwsListingSource implements UserSource {
   /** Parsed values by secret name, for the version they were read at. */

@@ -18,7 +18,7 @@ import { mergeSources } from './merge';
 import { reconcile, type UserChange } from './reconcile';
 import { DEFAULT_REFRESH_MS } from './sourceSpec';
 import type { UserRecord } from './userEntry';
-import type { SourceLoad, UserSource } from './userSources';
+import type { SourceLoad, UserSource } from './source';
 
 /** Changes logged by name per pass; the rest are counted in users.reconciled. */
 const NAMED_CHANGES = 50;

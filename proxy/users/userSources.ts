@@ -7,28 +7,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { SecretsReader } from '../aws/secretsReader';
 import { parseUsersAsync, UsersFileError } from './fileStore';
-import type { UserRecord } from './userEntry';
 import { usersFromSecret } from './userSecret';
 import { AwsListingSource } from './awsListingSource';
 import { describeUserSource, type UserSourceSpec } from './sourceSpec';
+import type { SourceLoad, UserSource } from './source';
 
-export interface Skipped {
-  /** The file entry or secret (never its value): `index 3`, `secret "prod/users/bob"`. */
-  where: string;
-  reason: string;
-}
+export type { Skipped, SourceLoad, UserSource } from './source';
 
-export interface SourceLoad {
-  users: Map<string, UserRecord>;
-  skipped: Skipped[];
-}
-
-export interface UserSource {
-  readonly label: string;
-  load(): Promise<SourceLoad>;
-  /** Calls `onChange` when the source knows it changed (a file edit); returns a stop function. */
-  watch?(onChange: () => void): () => void;
-}
 
 export class FileUserSource implements UserSource {
   readonly label: string;

@@ -7,16 +7,10 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import type { Logger } from '../log/logger';
-import type { SessionInfo } from '../sessions/types';
-import type { ConnectionParams } from '../config/dsn';
-import type { UserRecord } from '../users/fileStore';
 import { authenticate } from './auth/exchange';
 import { serverEndPointOf } from './auth/channelBinding';
-import type { FailureRateLimiter } from './auth/rateLimiter';
-import type { CancelRegistry } from './cancel';
 import { FrameReader } from './frameReader';
-import { resolveIdentity, splitOptions, type IdentitySources } from './identity';
+import { resolveIdentity, splitOptions } from './identity';
 import { authenticationOk, backendKeyData, fatal, negotiateProtocolVersion, readyForQuery } from './protocol/backend';
 import { MAX_AUTH_MESSAGE, MAX_STARTUP_PACKET, NEWEST_MINOR, SQLSTATE } from './protocol/codes';
 import { FrameDecoder } from './protocol/frames';
@@ -26,35 +20,12 @@ import { Relay } from './relay';
 import { isLoopbackAddress } from './address';
 import { land } from './landing';
 import { parameterStatusBytes, type UpstreamTarget } from './upstream';
-import type { PooledConnection, UpstreamPool } from './pool';
+import type { PooledConnection } from './pool';
+import type { WireDeps } from './wireDeps';
 import { SocketInput } from './socketInput';
 import { acceptTls, isClientHello } from './tlsHandshake';
 
-/** What a client session needs from the rest of Mayfly. */
-export interface WireDeps extends IdentitySources {
-  log: Logger;
-  limiter: FailureRateLimiter;
-  cancels: CancelRegistry;
-  /** Server connections, reused across clients of the same role, database and settings. */
-  pool: UpstreamPool;
-  /**
-   * Where identities without a policy are passed through to (the primary), if anywhere:
-   * Mayfly then logs in as the identity itself, with its own credential.
-   */
-  primary?(): Promise<ConnectionParams | undefined>;
-  /** Opens (or reuses) a session for a policy; throws SessionError. */
-  sessionFor(policy: string): Promise<SessionInfo>;
-  /** May this identity CONNECT to this database on the primary (undefined: not known)? */
-  allowed?(user: string, database: string): boolean | undefined;
-  /** Replicas for read-only pass-through sessions, and the shared credential for them. */
-  replicas?(): Promise<ConnectionParams[]>;
-  fdw?(): UserRecord | undefined;
-  authTimeoutMs: number;
-  /** Offered on SSLRequest when set; otherwise the answer is `N`. */
-  tls?: tls.SecureContext;
-  /** Refuse plaintext logins from non-loopback sources (a non-loopback --listen). */
-  requireTlsForRemote?: boolean;
-}
+export type { WireDeps } from './wireDeps';
 
 
 const AUTHENTICATION_OK = authenticationOk();

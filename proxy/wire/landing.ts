@@ -5,7 +5,7 @@
  */
 import type { ConnectionParams } from '../config/dsn';
 import { SessionError, type SessionInfo } from '../sessions/types';
-import type { WireDeps } from './clientSession';
+import type { WireDeps } from './wireDeps';
 import type { Identity } from './identity';
 import { fatal } from './protocol/backend';
 import { SQLSTATE } from './protocol/codes';

@@ -148,6 +148,8 @@ describe('Secrets Manager users at the listener (rotation, removal, CONNECT, rep
     } finally {
       await primary.query('postgres', 'ALTER ROLE wu_dana LOGIN');
     }
+    // The CONNECT map counted the NOLOGIN role out; wait until a refresh counts it back in.
+    await until(async () => psql('wu_dana', 'dana-2', 'select 1').stdout.trim() === '1', 'wu_dana to be allowed again');
     assert.match(psql('wu_dana', 'dana-1', 'select 1', { PGOPTIONS: '-c mayfly.target=replica' }).stderr, /password authentication failed/);
   });
 
