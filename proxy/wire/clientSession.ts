@@ -93,7 +93,7 @@ export class ClientSession {
     if (replication && !['false', 'off', 'no', '0'].includes(replication.toLowerCase()))
       return this.close(fatal(SQLSTATE.featureNotSupported, 'replication connections are not supported through the Mayfly proxy'));
 
-    const { policy: optionPolicy, upstreamOptions } = splitOptions(startup.params.get('options'));
+    const { policy: optionPolicy, target: wantedTarget, upstreamOptions } = splitOptions(startup.params.get('options'));
     const identity = resolveIdentity(startup.user, optionPolicy, this.deps);
     const limitKey = `${startup.user}|${this.source}`;
     if (!this.deps.limiter.allowed(limitKey)) {
@@ -120,7 +120,7 @@ export class ClientSession {
       return this.close(fatal(SQLSTATE.invalidPassword, `password authentication failed for user "${startup.user}"`));
     }
 
-    const landing = await land(identity, startup, outcome.clientKey, this.deps);
+    const landing = await land(identity, startup, outcome.clientKey, this.deps, wantedTarget);
     if ('error' in landing) {
       this.deps.log.log('warn', 'auth.denied', { user: startup.user, source: this.source, reason: landing.error.toString('utf8', 5).replace(/\0/g, ' ').trim() });
       return this.close(landing.error);

@@ -13,7 +13,6 @@ import type { Startup } from './protocol/startup';
 import type { UpstreamCredential } from './upstream';
 import type { PoolOrigin } from './pool';
 import { credentialFingerprint } from '../users/fingerprint';
-import { splitOptions } from './identity';
 import { chooseReplica, verifyOnPrimary } from './replicaRoute';
 
 export interface Landing {
@@ -45,6 +44,8 @@ export async function land(
   startup: Startup,
   clientKey: Buffer | undefined,
   deps: Pick<WireDeps, 'primary' | 'sessionFor' | 'roleLogin' | 'allowed' | 'replicas' | 'fdw'>,
+  /** `mayfly.target` from the startup options (clientSession has split them already). */
+  target?: string,
 ): Promise<Landing | { error: Buffer }> {
   // libpq sends database=user when none was chosen; then the first database applies.
   const pick = (databases: string[]): string => (startup.database === startup.user ? databases[0]! : startup.database);
@@ -73,7 +74,7 @@ export async function land(
     // The primary's CONNECT map (refreshed by the user store) decides before any login.
     if (deps.allowed?.(identity.name, startup.database) === false)
       return { error: fatal(SQLSTATE.insufficientPrivilege, `permission denied for database "${startup.database}"`, `the user store says "${identity.name}" lacks CONNECT on it; ask for GRANT CONNECT`) };
-    if (splitOptions(startup.params.get('options')).target === 'replica') {
+    if (target === 'replica') {
       const refused = await verifyOnPrimary(primary, identity.name, credential, startup.database);
       if (refused) return refused;
       const chosen = await chooseReplica(deps);
