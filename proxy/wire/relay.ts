@@ -5,14 +5,16 @@
  * the client leaves. The client's Terminate is kept from the server for that reason.
  *
  * Backpressure: a chunk read into a reused buffer (socketInput.ts) must leave the process
- * before the next read overwrites it, so its source pauses while any of it waits in the
- * destination's queue; a chunk of its own (TLS, 'data' events) pauses its source only
- * past the usual high-water mark. Either way a slow reader cannot make us buffer a large
- * result.
+ * before the next read overwrites it, so its source pauses while any of it waits to be
+ * written; a chunk of its own (TLS, 'data' events) pauses its source only past the usual
+ * high-water mark. Either way a slow reader cannot make us buffer a large result. Writes
+ * to plain TCP sockets go straight to the handle (directWrite.ts), which says at once
+ * whether the kernel took the bytes.
  */
 import type net from 'node:net';
 import tls from 'node:tls';
 import { BackendTracker, FrontendTracker } from './protocol/sessionTrackers';
+import { directWriter, type DirectWrite } from './directWrite';
 import type { SocketInput } from './socketInput';
 import type { Upstream } from './upstream';
 
@@ -25,6 +27,10 @@ class Pump {
   stopped = false;
   private readonly limit: number;
   private readonly copy: boolean;
+  private readonly direct?: DirectWrite;
+  /** Direct writes that had to wait, and their bytes. */
+  private queued = 0;
+  private queuedBytes = 0;
 
   constructor(
     private readonly from: net.Socket,
@@ -34,22 +40,41 @@ class Pump {
     this.limit = reusedSource ? 0 : to.writableHighWaterMark;
     // Encryption may hold on to cleartext beyond the write call; give it a copy.
     this.copy = reusedSource && to instanceof tls.TLSSocket;
+    this.direct = directWriter(to, this.drained);
   }
 
   write(chunk: Buffer): void {
     if (this.to.destroyed) return;
-    this.to.write(this.copy ? Buffer.from(chunk) : chunk, this.flushed);
-    if (!this.waiting && this.to.writableLength > this.limit) {
-      this.waiting = true;
-      this.from.pause();
+    if (this.direct) {
+      if (this.direct(chunk)) return;
+      this.queued++;
+      this.queuedBytes += chunk.length;
+      if (!this.waiting && this.queuedBytes > this.limit) this.pauseSource();
+      return;
     }
+    this.to.write(this.copy ? Buffer.from(chunk) : chunk, this.flushed);
+    if (!this.waiting && this.to.writableLength > this.limit) this.pauseSource();
   }
 
+  private pauseSource(): void {
+    this.waiting = true;
+    this.from.pause();
+  }
+
+  private resumeSource(): void {
+    this.waiting = false;
+    this.from.resume();
+  }
+
+  private readonly drained = (): void => {
+    // A failed write destroyed (or found destroyed) the socket; its 'error'/'close' ends the relay.
+    this.queued--;
+    if (this.queued === 0) this.queuedBytes = 0;
+    if (this.waiting && !this.stopped && this.queued === 0) this.resumeSource();
+  };
+
   private readonly flushed = (): void => {
-    if (this.waiting && !this.stopped && this.to.writableLength <= this.limit) {
-      this.waiting = false;
-      this.from.resume();
-    }
+    if (this.waiting && !this.stopped && this.to.writableLength <= this.limit) this.resumeSource();
   };
 }
 
