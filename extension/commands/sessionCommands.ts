@@ -1,7 +1,10 @@
 /** Renew, Revoke and Copy Connection Details for open sessions. */
 import * as vscode from 'vscode';
+import { proxyEndpoint } from '../../proxy/control/viaProxy';
+import type { WireEndpoint } from '../../proxy/control/protocol';
 import type { SessionInfo } from '../../proxy/sessions/types';
 import { showError, type Services } from '../services';
+import { readSettings } from '../settings';
 import { timeLeft } from '../views/sessionsView';
 
 async function pickSession(services: Services, arg: unknown, verb: string): Promise<SessionInfo | undefined> {
@@ -57,11 +60,16 @@ export function registerSessionCommands(services: Services): vscode.Disposable[]
       const s = await pickSession(services, arg, 'copy');
       if (!s) return undefined;
       const db = s.databases[0] ?? 'postgres';
-      const host = s.host.includes(':') ? `[${s.host}]` : s.host;
+      // Where terminals connect, tools connect too: the proxy's address when they go through it.
+      const via = await copyRoute(services);
+      const at = via ?? { host: s.host, port: s.port };
+      const host = at.host.includes(':') ? `[${at.host}]` : at.host;
+      const port = at.port;
+      const where = via ? ' through the Mayfly proxy' : '';
       const options: { label: string; detail: string; text: string }[] = [
-        { label: 'Connection URI (no password)', detail: 'for DBeaver, DataGrip, psql', text: `postgresql://${encodeURIComponent(s.user)}@${host}:${s.port}/${encodeURIComponent(db)}` },
-        { label: 'Host, port, database, user', detail: 'one per line', text: `host=${s.host}\nport=${s.port}\ndatabase=${db}\nuser=${s.user}` },
-        { label: 'JDBC URL (no password)', detail: 'for JDBC tools', text: `jdbc:postgresql://${host}:${s.port}/${db}?user=${encodeURIComponent(s.user)}` },
+        { label: 'Connection URI (no password)', detail: `for DBeaver, DataGrip, psql${where}`, text: `postgresql://${encodeURIComponent(s.user)}@${host}:${port}/${encodeURIComponent(db)}` },
+        { label: 'Host, port, database, user', detail: `one per line${where}`, text: `host=${at.host}\nport=${port}\ndatabase=${db}\nuser=${s.user}` },
+        { label: 'JDBC URL (no password)', detail: `for JDBC tools${where}`, text: `jdbc:postgresql://${host}:${port}/${db}?user=${encodeURIComponent(s.user)}` },
         { label: 'Password', detail: `copies the secret; it works until ${s.expiresAt}`, text: s.password },
       ];
       const chosen = what ? options.find((o) => o.label.startsWith(what)) : await vscode.window.showQuickPick(options, { title: `Mayfly: copy connection details for "${s.policy}"` });
@@ -71,4 +79,17 @@ export function registerSessionCommands(services: Services): vscode.Disposable[]
       return chosen.label;
     }),
   ];
+}
+
+/**
+ * The proxy's listener when session terminals connect through it (mayfly.terminal.connectVia)
+ * and it listens; else undefined, and the details name the server.
+ */
+async function copyRoute(services: Services): Promise<WireEndpoint | undefined> {
+  if (readSettings().connectVia !== 'proxy') return undefined;
+  try {
+    return proxyEndpoint(await services.proxy.client.health());
+  } catch {
+    return undefined;
+  }
 }

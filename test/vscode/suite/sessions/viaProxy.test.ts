@@ -98,6 +98,9 @@ describe('Session terminals through the proxy (mayfly.terminal.connectVia)', fun
     );
     assert.equal(api.services.terminals.routeOf(sessionId)?.viaProxy, true);
     assert.match(api.services.terminals.routeOf(sessionId)!.text, new RegExp(`through the Mayfly proxy at 127\\.0\\.0\\.1:${listen.port}`));
+    // DB tools get the same address as terminals.
+    await vscode.commands.executeCommand('mayfly.copyConnectionDetails', sessionId, 'Connection URI');
+    assert.equal(await vscode.env.clipboard.readText(), `postgresql://${ROLE}@127.0.0.1:${listen.port}/dellstore`);
   });
 
   it('back to "server": new terminals get the server\'s address, without restarting the proxy', async () => {
@@ -109,6 +112,8 @@ describe('Session terminals through the proxy (mayfly.terminal.connectVia)', fun
     assert.match(await runIn(terminal, 'psql -XAtc "select current_user"'), new RegExp(`^${ROLE}$`, 'm'));
     assert.equal(api.services.proxy.pid, pid, 'the proxy (and its sessions) stayed');
     assert.equal(api.services.terminals.routeOf(result.session.id)?.viaProxy, false);
+    await vscode.commands.executeCommand('mayfly.copyConnectionDetails', result.session.id, 'JDBC URL');
+    assert.equal(await vscode.env.clipboard.readText(), `jdbc:postgresql://127.0.0.1:${serverPort}/dellstore?user=${ROLE}`);
     const password = api.services.sessions.sessions.find((s) => s.policy === 'store-readonly')?.password;
     assert.ok(password);
     assert.ok(!api.services.output.lines.some((l) => l.includes(password)), 'no session password in the output channel');
