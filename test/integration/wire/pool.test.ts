@@ -437,6 +437,30 @@ describe('session pooling of server connections (real PostgreSQL, real clients)'
     await bye(a.c);
   });
 
+  it('backpressure reaches the client: while the server reads nothing, the proxy stops reading a 64 MB message, then streams it', async () => {
+    const { port } = await proxyWith();
+    const a = await login(port);
+    const SIZE = 64 * 1024 * 1024;
+    // The server sleeps first, so it reads nothing while the large query arrives behind it.
+    a.c.socket.write(wb.query('select pg_sleep(1.5)'));
+    a.c.socket.write(wb.query(`select length('${'x'.repeat(SIZE)}')`));
+    await eventually('the server to sleep', async () => (await activity(a.pid))?.query === 'select pg_sleep(1.5)');
+    await sleep(500);
+    // What left the client sits in kernel buffers (a few MB each way), not in the proxy.
+    const held = a.c.socket.writableLength;
+    assert.ok(held > SIZE - 24 * 1024 * 1024, `the client still holds ${held} of ${SIZE + 40} bytes`);
+    const answers: string[] = [];
+    for (;;) {
+      const m = await a.c.message();
+      assert.ok(m && m.kind === 'message');
+      assert.notEqual(m.type, 'E', m.body.toString());
+      if (m.type === 'D') answers.push(m.body.subarray(6).toString());
+      if (m.type === 'Z' && answers.length === 2) break;
+    }
+    assert.deepEqual(answers, ['', String(SIZE)]);
+    await bye(a.c);
+  });
+
   it('1,000 concurrent clients through a cap of 8 server connections all get their answers', async function () {
     this.timeout(120_000);
     const CAP = 8;
