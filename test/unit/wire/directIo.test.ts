@@ -8,8 +8,8 @@ import { directReads, SocketInput } from '../../../proxy/wire/socketInput';
 import fs from 'node:fs';
 import { makeTestPki } from '../../support/certs';
 
-/** A connected pair of plain TCP sockets on loopback: [accepted, connecting]. */
-async function tcpPair(): Promise<[net.Socket, net.Socket, () => void]> {
+/** Runs `fn` with a connected pair of plain TCP sockets on loopback (accepted, connecting), then closes them. */
+async function withTcpPair(fn: (a: net.Socket, b: net.Socket) => Promise<void>): Promise<void> {
   const server = net.createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -18,7 +18,13 @@ async function tcpPair(): Promise<[net.Socket, net.Socket, () => void]> {
   const client = net.connect(port, '127.0.0.1');
   await once(client, 'connect');
   const [peer] = await accepted;
-  return [peer, client, () => server.close()];
+  try {
+    await fn(peer, client);
+  } finally {
+    peer.destroy();
+    client.destroy();
+    server.close();
+  }
 }
 
 function collect(socket: net.Socket): () => Buffer {
@@ -39,14 +45,9 @@ describe('wire relay: direct reads and writes on plain TCP sockets', () => {
   it('this Node offers both, so the relay tests exercise the fast path (not the fallback)', async () => {
     assert.equal(directWrites, true);
     assert.equal(directReads, true);
-    const [a, b, close] = await tcpPair();
-    try {
+    await withTcpPair(async (a) => {
       assert.ok(directWriter(a, () => undefined), 'a plain TCP socket takes direct writes');
-    } finally {
-      a.destroy();
-      b.destroy();
-      close();
-    }
+    });
   });
 
   it('a TLS socket never takes direct writes (its handle encrypts)', async () => {
@@ -66,8 +67,7 @@ describe('wire relay: direct reads and writes on plain TCP sockets', () => {
   });
 
   it('writes that must wait report it, are drained once the reader catches up, and keep their order with socket.write', async () => {
-    const [a, b, close] = await tcpPair();
-    try {
+    await withTcpPair(async (a, b) => {
       let drained = 0;
       const errors: Error[] = [];
       const write = directWriter(a, (e) => (e ? errors.push(e) : drained++))!;
@@ -90,16 +90,11 @@ describe('wire relay: direct reads and writes on plain TCP sockets', () => {
       assert.ok(received().equals(Buffer.concat([...parts, tail])), 'bytes arrive intact and in order');
       await until('the drained callbacks', () => drained === waited);
       assert.deepEqual(errors, []);
-    } finally {
-      a.destroy();
-      b.destroy();
-      close();
-    }
+    });
   });
 
   it('a waiting write on a socket destroyed meanwhile reports an error; writes after destroy are dropped', async () => {
-    const [a, b, close] = await tcpPair();
-    try {
+    await withTcpPair(async (a, b) => {
       const errors: Error[] = [];
       const write = directWriter(a, (e) => e && errors.push(e))!;
       b.pause();
@@ -110,16 +105,11 @@ describe('wire relay: direct reads and writes on plain TCP sockets', () => {
       await until('the cancelled write', () => errors.length > 0);
       assert.match(errors[0]!.message, /write failed: E[A-Z]+/);
       assert.equal(write(Buffer.from('late')), true, 'dropped without throwing');
-    } finally {
-      a.destroy();
-      b.destroy();
-      close();
-    }
+    });
   });
 
   it('SocketInput hands each read to the current handler from the reused buffer, and the end of the stream still ends the socket', async () => {
-    const [a, b, close] = await tcpPair();
-    try {
+    await withTcpPair(async (a, b) => {
       const seen: string[] = [];
       const input = new SocketInput(a, (chunk) => seen.push(chunk.toString()), { bufferSize: 1024 });
       assert.equal(input.reused, true);
@@ -136,16 +126,11 @@ describe('wire relay: direct reads and writes on plain TCP sockets', () => {
       const ended = once(a, 'end');
       b.end();
       await ended;
-    } finally {
-      a.destroy();
-      b.destroy();
-      close();
-    }
+    });
   });
 
   it('a paused SocketInput stops reading at once: the kernel holds the bytes, not the buffer', async () => {
-    const [a, b, close] = await tcpPair();
-    try {
+    await withTcpPair(async (a, b) => {
       const got: Buffer[] = [];
       const input = new SocketInput(a, (chunk) => got.push(Buffer.from(chunk)), { bufferSize: 4096 });
       input.begin();
@@ -155,10 +140,6 @@ describe('wire relay: direct reads and writes on plain TCP sockets', () => {
       assert.equal(got.length, 0, 'nothing was read while paused');
       a.resume();
       await until('all bytes after resume', () => Buffer.concat(got).length === 100_000);
-    } finally {
-      a.destroy();
-      b.destroy();
-      close();
-    }
+    });
   });
 });
