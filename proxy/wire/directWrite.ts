@@ -65,8 +65,3 @@ function netError(status: number): Error {
 
 /** Whether relayed writes bypass `socket.write` on this Node (for tests and benchmarks). */
 export const directWrites = streamWrap !== undefined;
-
-/** For tests: a plain TCP socket has a handle that takes direct writes. */
-export function takesDirectWrites(socket: net.Socket): boolean {
-  return directWriter(socket, () => undefined) !== undefined;
-}
