@@ -1,7 +1,9 @@
 /**
  * Users from Secrets Manager, as the proxy lives with them (issue 6's benchmark):
  *
- * 1. The CPU cost of one refresh pass of 1,000 users (bench/userRefresh.ts, in-process).
+ * 1. The cost of one refresh pass of 1,000 users (bench/userRefresh.ts, in-process): CPU,
+ *    the main thread's share and how long its event loop was blocked, with the AWS sources
+ *    in the loader thread as the proxy runs them and, for reference, on the main thread.
  * 2. Login latency through the real proxy process while 1,000 users refresh every second
  *    and 100 of them rotate every half second, against the same proxy with refreshes off
  *    — what a refresh adds to a concurrent login.
@@ -56,7 +58,7 @@ async function canLogin(port: number, password: string): Promise<boolean> {
 
 export async function runUsersBench(out: (line: string) => void, opts: { logins?: number } = {}): Promise<UsersBenchResult> {
   const logins = opts.logins ?? 400;
-  out(`Refresh cost, ${USERS} users (CPU of one pass in the proxy's process; the longest event-loop pause during it):`);
+  out(`Refresh cost, ${USERS} users (one pass: CPU of the process, the main thread's busy time, its event-loop pauses; sources in the loader thread vs on the main thread):`);
   const refreshTable = formatRefreshBench(await measureUserRefresh({ users: USERS, repetitions: 3 }));
   out(refreshTable);
 

@@ -20,9 +20,8 @@ import type { UserRecord } from './users/fileStore';
 import { UserDirectory } from './users/directory';
 import type { UserChange } from './users/reconcile';
 import type { AllowedChange } from './users/allowedDatabases';
-import { createUserSource } from './users/userSources';
+import { createProxyUserSources } from './users/worker/workerSource';
 import { parseUserSourceSpec } from './users/sourceSpec';
-import { SecretsReader } from './aws/secretsReader';
 import { secureContext, selfSignedFiles, type TlsFiles } from './wire/tls';
 import type { PoolLimits } from './wire/pool';
 import { sessionFingerprint } from './wire/landing';
@@ -204,9 +203,9 @@ export class MayflyApp {
   private async startUserDirectory(specs: string[], refreshMs: number | undefined, primaryEntry: string | undefined): Promise<UserDirectory | undefined> {
     if (!specs.length) return undefined;
     const parsed = specs.map(parseUserSourceSpec);
-    let reader: SecretsReader | undefined;
     const directory = new UserDirectory({
-      sources: parsed.map((spec) => createUserSource(spec, { reader: () => (reader ??= new SecretsReader(this.options.aws, this.options.log)) })),
+      // AWS sources load in a worker thread, so a refresh never holds up logins here.
+      sources: createProxyUserSources(parsed, { ...(this.options.aws ? { aws: this.options.aws } : {}), log: this.options.log }),
       log: this.options.log,
       ...(refreshMs ? { refreshMs } : {}),
       ...(primaryEntry ? { primary: () => this.granter(primaryEntry) } : {}),

@@ -16,5 +16,16 @@ const common = {
 await Promise.all([
   build({ ...common, entryPoints: ['extension/extension.ts'], outfile: 'dist/extension.js' }),
   build({ ...common, entryPoints: ['language-server/server.ts'], outfile: 'dist/server.js' }),
-  build({ ...common, entryPoints: ['proxy/main.ts'], outfile: 'dist/proxy.js' }),
+  // dist/proxy.js is also the script of the user-loading worker thread (proxy/users/worker/):
+  // a thread started with the LOADER_MARKER in its workerData runs only the loader, so the
+  // .vsix needs no second file.
+  build({
+    ...common,
+    stdin: {
+      contents: "require('node:worker_threads').workerData?.mayflyUserLoader ? require('./proxy/users/worker/loadWorker') : require('./proxy/main');",
+      resolveDir: '.',
+      sourcefile: 'proxy-entry.js',
+    },
+    outfile: 'dist/proxy.js',
+  }),
 ]);

@@ -343,5 +343,6 @@ export class UserDirectory extends EventEmitter {
     if (this.timer) clearTimeout(this.timer);
     for (const stop of this.stopWatches) stop();
     this.stopWatches = [];
+    for (const s of this.states) s.source.close?.();
   }
 }

@@ -41,6 +41,11 @@ function samePolicies(a: UserRecord, b: UserRecord): boolean {
   return a.policies.length === b.policies.length && a.policies.every((p, i) => p === b.policies![i]);
 }
 
+/** The same user with the same credential, role and policies (a fresh parse of an unchanged entry). */
+export function sameUserRecord(a: UserRecord, b: UserRecord): boolean {
+  return a === b || (a.username === b.username && a.role === b.role && sameSecret(a.secret, b.secret) && samePolicies(a, b));
+}
+
 /** Compares in slices that let the event loop run, so a thousand rotations do not stall logins. */
 export async function reconcile(
   before: ReadonlyMap<string, UserRecord>,

@@ -17,4 +17,6 @@ export interface UserSource {
   load(): Promise<SourceLoad>;
   /** Calls `onChange` when the source knows it changed (a file edit); returns a stop function. */
   watch?(onChange: () => void): () => void;
+  /** Releases what the source holds (a worker thread); called once, when the directory closes. */
+  close?(): void;
 }
