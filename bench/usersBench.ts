@@ -25,6 +25,8 @@ import { ms, summarize } from './stats';
 
 const PREFIX = 'bench/users/';
 const USERS = 1000;
+/** Turns each of the two proxies gets in the login comparison. */
+const ROUNDS = 4;
 
 export interface UsersBenchResult {
   refreshTable: string;
@@ -57,7 +59,7 @@ async function canLogin(port: number, password: string): Promise<boolean> {
 }
 
 export async function runUsersBench(out: (line: string) => void, opts: { logins?: number } = {}): Promise<UsersBenchResult> {
-  const logins = opts.logins ?? 400;
+  const logins = opts.logins ?? 800;
   out(`Refresh cost, ${USERS} users (one pass: CPU of the process, the main thread's busy time, its event-loop pauses; sources in the loader thread vs on the main thread):`);
   const refreshTable = formatRefreshBench(await measureUserRefresh({ users: USERS, repetitions: 3 }));
   out(refreshTable);
@@ -82,41 +84,67 @@ export async function runUsersBench(out: (line: string) => void, opts: { logins?
   };
   // One home for the three proxies, as for one user: each takes up the session the first opened.
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'mayfly-users-bench-home-'));
-  const start = async (refresh: string): Promise<{ proxy: RunningProxy; port: number }> => {
+  const started: RunningProxy[] = [];
+  const start = async (refresh: string, control?: string): Promise<{ proxy: RunningProxy; port: number }> => {
     const port = await freePort();
     const proxy = await startProxy(
-      ['--config', `policy-config=path:${path.join(dir, 'config.hcl')}`, '--config', 'granter=env:MAYFLY_BENCH_DSN', '--listen', `127.0.0.1:${port}`, '--no-tls', '--users', `aws-prefix:${PREFIX}`, '--users-refresh', refresh],
+      [...(control ? ['--control', path.join(home, 'run', `${control}.sock`)] : []), '--config', `policy-config=path:${path.join(dir, 'config.hcl')}`, '--config', 'granter=env:MAYFLY_BENCH_DSN', '--listen', `127.0.0.1:${port}`, '--no-tls', '--users', `aws-prefix:${PREFIX}`, '--users-refresh', refresh],
       { ...env, MAYFLY_HOME: home },
     );
+    started.push(proxy);
     for (let i = 0; i < 100 && !(await canLogin(port, benchPassword)); i++) await sleep(100);
     return { proxy, port };
   };
-  const measureLogins = async (port: number): Promise<number[]> => {
-    for (let i = 0; i < 20; i++) await login(port, benchPassword); // warm: session, pool, verifier cache
+  const warm = async (port: number): Promise<void> => {
+    for (let i = 0; i < 20; i++) await login(port, benchPassword); // session, pool, verifier cache
+  };
+  const measureLogins = async (port: number, n: number): Promise<number[]> => {
     const samples: number[] = [];
-    for (let i = 0; i < logins; i++) samples.push(await login(port, benchPassword));
+    for (let i = 0; i < n; i++) samples.push(await login(port, benchPassword));
     return samples;
   };
   const rotation: { refresh: string; ms: number }[] = [];
   try {
+    // Two proxies, one without refreshes and one refreshing every second, take turns in
+    // ROUNDS rounds, the other one frozen (SIGSTOP) meanwhile: both see the same stretch of
+    // a shared machine, and neither the idle one's nor the busy one's CPU leaks into the
+    // other's turn. Each has its own control socket; they share the session state.
     const quiet = await start('1h');
-    const loginQuiet = summarize(await measureLogins(quiet.port));
+    const busy = await start('1s', 'busy');
+    const freeze = (p: RunningProxy): boolean => p.process.kill('SIGSTOP');
+    const thaw = (p: RunningProxy): boolean => p.process.kill('SIGCONT');
+    const quietSamples: number[] = [];
+    const busySamples: number[] = [];
+    const perRound = Math.ceil(logins / ROUNDS);
+    freeze(busy.proxy);
+    await warm(quiet.port);
+    for (let r = 0; r < ROUNDS; r++) {
+      quietSamples.push(...(await measureLogins(quiet.port, perRound)));
+      freeze(quiet.proxy);
+      thaw(busy.proxy);
+      if (r === 0) await warm(busy.port);
+      let rotating = true;
+      const rotator = (async () => {
+        while (rotating) {
+          const some = userSecrets().filter(() => Math.random() < 0.1);
+          await sm.put(some);
+          await sleep(500);
+        }
+      })();
+      // A pass is under way or due at any moment of the turn (they start a second apart).
+      await sleep(1000);
+      busySamples.push(...(await measureLogins(busy.port, perRound)));
+      rotating = false;
+      await rotator;
+      freeze(busy.proxy);
+      thaw(quiet.proxy);
+    }
+    thaw(busy.proxy);
     await quiet.proxy.stop();
-
-    const busy = await start('1s');
-    let rotating = true;
-    const rotator = (async () => {
-      while (rotating) {
-        const some = userSecrets().filter(() => Math.random() < 0.1);
-        await sm.put(some);
-        await sleep(500);
-      }
-    })();
-    const loginRefreshing = summarize(await measureLogins(busy.port));
-    rotating = false;
-    await rotator;
+    const loginQuiet = summarize(quietSamples);
+    const loginRefreshing = summarize(busySamples);
     const passes = (busy.proxy.output().match(/users\.reconciled/g) ?? []).length;
-    out(`\nLogin through the proxy (connect + SELECT 1 + close, ${logins} in a row, bencher@bench from Secrets Manager):`);
+    out(`\nLogin through the proxy (connect + SELECT 1 + close, bencher@bench from Secrets Manager; the two proxies take turns, ${ROUNDS} rounds of ${Math.ceil(logins / ROUNDS)} logins each):`);
     out('| refresh | logins | p50 ms | p99 ms | max ms |');
     out('|---|---:|---:|---:|---:|');
     out(`| off (1h) | ${loginQuiet.n} | ${ms(loginQuiet.p50)} | ${ms(loginQuiet.p99)} | ${ms(loginQuiet.max)} |`);
@@ -150,6 +178,11 @@ export async function runUsersBench(out: (line: string) => void, opts: { logins?
     for (const r of rotation) out(`| ${r.refresh} | ${(r.ms / 1000).toFixed(2)} s |`);
     return { refreshTable, loginQuiet, loginRefreshing, rotation };
   } finally {
+    // A run that failed half-way may leave a proxy frozen: wake it so it can stop.
+    for (const p of started) {
+      p.process.kill('SIGCONT');
+      await p.stop();
+    }
     await sm.stop();
   }
 }

@@ -6,8 +6,8 @@
  *
  * The three targets take turns case by case (in a rotating order), so drift in the load of
  * a shared machine spreads over all of them instead of favouring whoever ran first.
- * MAYFLY_BENCH_SECONDS (default 20) sets each pgbench run's -T; MAYFLY_BENCH_SCALE (10)
- * the pgbench scale.
+ * MAYFLY_BENCH_SECONDS (default 20) sets each target's pgbench time per case, taken in
+ * MAYFLY_BENCH_ROUNDS (4) turns; MAYFLY_BENCH_SCALE (10) the pgbench scale.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -20,7 +20,7 @@ import { startDedicatedEmbeddedPostgres, type PgServer } from '../test/support/p
 import { startProxy, type RunningProxy } from '../test/support/proxyProcess';
 import { initPgbench, runPgbench, type PgbenchResult, type PgbenchRun, type PgbenchTarget } from './wirePgbench';
 import { pgbouncerVersion, startPgbouncer, type RunningPgbouncer } from './wirePgbouncer';
-import { measureIdleClients, type IdleResult } from './wireIdle';
+import { measureIdleClients, processCpuSeconds, type IdleResult } from './wireIdle';
 
 const DATABASE = 'mayfly_wire_bench';
 const USER = 'wire_bench';
@@ -57,6 +57,8 @@ export interface WireCase {
   label: string;
   run: Omit<PgbenchRun, 'seconds'>;
   results: Partial<Record<TargetName, PgbenchResult | Error>>;
+  /** The pooler's own CPU per transaction (µs), all its threads, user and system. */
+  cpuUsPerTx: Partial<Record<TargetName, number>>;
 }
 
 export interface WireCheck {
@@ -127,16 +129,63 @@ export function wireChecks(cases: WireCase[], idle: WireBenchResult['idle']): Wi
   return checks;
 }
 
-/** Each case with the three targets' results; errors are kept per target so one bad run does not lose the rest. */
-async function runCases(targets: Record<TargetName, PgbenchTarget>, seconds: number, log: (l: string) => void): Promise<WireCase[]> {
+/**
+ * pgbench results of several runs as one: transactions added up over the time they took
+ * (each run's own tps excludes its connection set-up), latencies weighted by transactions.
+ */
+export function combinePgbench(runs: PgbenchResult[]): PgbenchResult {
+  const transactions = runs.reduce((n, r) => n + r.transactions, 0);
+  const seconds = runs.reduce((t, r) => t + r.transactions / r.tps, 0);
+  const weighted = (f: (r: PgbenchResult) => number | undefined): number | undefined =>
+    runs.every((r) => f(r) !== undefined) ? runs.reduce((a, r) => a + f(r)! * r.transactions, 0) / transactions : undefined;
+  const connectMs = weighted((r) => r.connectMs);
+  return { transactions, tps: transactions / seconds, latencyMs: weighted((r) => r.latencyMs)!, ...(connectMs !== undefined ? { connectMs } : {}) };
+}
+
+/**
+ * Each case with the three targets' results; errors are kept per target so one bad run does
+ * not lose the rest. The targets take turns in `rounds` short runs per case (in a rotating
+ * order): on a shared machine whose speed drifts over seconds (other tenants, CPU steal),
+ * one long run each would hand one target the fast stretch and another the slow one.
+ */
+async function runCases(
+  targets: Record<TargetName, PgbenchTarget>,
+  pids: Partial<Record<TargetName, number>>,
+  seconds: number,
+  rounds: number,
+  log: (l: string) => void,
+): Promise<WireCase[]> {
   const cases: WireCase[] = [];
   for (const mode of MODES)
-    for (const clients of CLIENTS) cases.push({ label: `-S -M ${mode} -c ${clients}`, run: { mode, clients, threads: 2 }, results: {} });
-  cases.push({ label: `-S -C -c ${CONNECT_CLIENTS}`, run: { mode: 'simple', clients: CONNECT_CLIENTS, threads: 2, connectPerTransaction: true }, results: {} });
+    for (const clients of CLIENTS) cases.push({ label: `-S -M ${mode} -c ${clients}`, run: { mode, clients, threads: 2 }, results: {}, cpuUsPerTx: {} });
+  cases.push({
+    label: `-S -C -c ${CONNECT_CLIENTS}`,
+    run: { mode: 'simple', clients: CONNECT_CLIENTS, threads: 2, connectPerTransaction: true },
+    results: {},
+    cpuUsPerTx: {},
+  });
+  const slice = Math.max(1, Math.round(seconds / rounds));
   for (const [i, c] of cases.entries()) {
-    const order = TARGETS.map((_, k) => TARGETS[(i + k) % TARGETS.length]!);
-    for (const t of order) {
-      c.results[t] = await runPgbench(targets[t], { ...c.run, seconds }).catch((e: Error) => e);
+    const runs: Record<TargetName, PgbenchResult[]> = { direct: [], Mayfly: [], PgBouncer: [] };
+    const failed: Partial<Record<TargetName, Error>> = {};
+    const cpu: Record<TargetName, number> = { direct: 0, Mayfly: 0, PgBouncer: 0 };
+    for (let r = 0; r < rounds; r++)
+      for (let k = 0; k < TARGETS.length; k++) {
+        const t = TARGETS[(i + r + k) % TARGETS.length]!;
+        if (failed[t]) continue;
+        const pid = pids[t];
+        const before = pid ? processCpuSeconds(pid) : 0;
+        try {
+          runs[t].push(await runPgbench(targets[t], { ...c.run, seconds: slice }));
+          if (pid) cpu[t] += processCpuSeconds(pid) - before;
+        } catch (e) {
+          failed[t] = e as Error;
+        }
+      }
+    for (const t of TARGETS) {
+      c.results[t] = failed[t] ?? combinePgbench(runs[t]);
+      const tx = runs[t].reduce((n, x) => n + x.transactions, 0);
+      if (pids[t] && !failed[t] && tx > 0) c.cpuUsPerTx[t] = (cpu[t] / tx) * 1e6;
     }
     log(`  ${c.label.padEnd(22)} ${TARGETS.map((t) => cell(c.results[t]).padEnd(22)).join('')}`);
   }
@@ -145,9 +194,13 @@ async function runCases(targets: Record<TargetName, PgbenchTarget>, seconds: num
 
 function printSummary(r: WireBenchResult, log: (l: string) => void): void {
   log('');
-  log(`  ${'case'.padEnd(22)} ${'Mayfly/PgBouncer'.padEnd(18)}Mayfly/direct`);
+  const us = (x: number | undefined): string => (x === undefined ? '-' : fmt(x, 1));
+  log(`  ${'case'.padEnd(22)} ${'Mayfly/PgBouncer'.padEnd(18)}${'Mayfly/direct'.padEnd(15)}CPU µs/transaction: Mayfly, PgBouncer`);
   for (const c of r.cases)
-    log(`  ${c.label.padEnd(22)} ${ratio(c.results.Mayfly, c.results.PgBouncer).toFixed(2).padEnd(18)}${ratio(c.results.Mayfly, c.results.direct).toFixed(2)}`);
+    log(
+      `  ${c.label.padEnd(22)} ${ratio(c.results.Mayfly, c.results.PgBouncer).toFixed(2).padEnd(18)}${ratio(c.results.Mayfly, c.results.direct).toFixed(2).padEnd(15)}` +
+        `${us(c.cpuUsPerTx.Mayfly)}, ${us(c.cpuUsPerTx.PgBouncer)}`,
+    );
   for (const c of r.cases) for (const t of TARGETS) if (c.results[t] instanceof Error) log(`  ${c.label} ${t}: ${(c.results[t] as Error).message}`);
   const withC = r.cases.find((c) => c.run.connectPerTransaction);
   if (withC) {
@@ -174,6 +227,7 @@ function printSummary(r: WireBenchResult, log: (l: string) => void): void {
 export async function runWireBench(log: (line: string) => void): Promise<WireBenchResult> {
   const seconds = envNumber('MAYFLY_BENCH_SECONDS', 20, 1, 3600);
   const scale = envNumber('MAYFLY_BENCH_SCALE', 10, 1, 1000);
+  const rounds = envNumber('MAYFLY_BENCH_ROUNDS', 4, 1, 100);
   const server = await startDedicatedEmbeddedPostgres(['-c', `max_connections=${MAX_CONNECTIONS}`]);
   const su = server.superuser;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mayfly-wire-bench-'));
@@ -215,7 +269,7 @@ export async function runWireBench(log: (line: string) => void): Promise<WireBen
       PgBouncer: { ...base, port: bouncer.port, user: USER },
     };
 
-    log(`  pgbench -S -j 2 -T ${seconds}, scale ${scale}, ${server.label}, ${pgbouncerVersion()} (session pooling), Mayfly (dist/proxy.js)`);
+    log(`  pgbench -S -j 2, ${rounds} turns of -T ${Math.max(1, Math.round(seconds / rounds))} per target and case (${seconds} s in all), scale ${scale}, ${server.label}, ${pgbouncerVersion()} (session pooling), Mayfly (dist/proxy.js)`);
     // Warm-up at the highest concurrency: Mayfly provisions its session role, both poolers
     // fill their pools, the server's caches warm up. Not measured.
     for (const t of TARGETS)
@@ -223,7 +277,7 @@ export async function runWireBench(log: (line: string) => void): Promise<WireBen
         log(`  warm-up through ${t} failed: ${e.message}`),
       );
     log(`  ${'case'.padEnd(22)} ${TARGETS.map((t) => t.padEnd(22)).join('')}`);
-    const cases = await runCases(targets, seconds, log);
+    const cases = await runCases(targets, { Mayfly: proxy.process.pid!, PgBouncer: bouncer.pid }, seconds, rounds, log);
 
     const idle: WireBenchResult['idle'] = {};
     const backends = (where: string, value: string) => async () =>

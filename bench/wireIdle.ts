@@ -23,6 +23,17 @@ export function processMemory(pid: number): Memory {
   return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
 }
 
+/**
+ * CPU seconds a process has used so far, user and system, all its threads (/proc/PID/stat
+ * fields 14 and 15, in the kernel's clock ticks of 1/100 s).
+ */
+export function processCpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces; the fields after it follow its ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 export interface IdleResult {
   connected: number;
   before: Memory;
