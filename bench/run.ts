@@ -58,10 +58,10 @@ async function main(): Promise<void> {
     // Judged on p99: a single max on a 2-core machine measures the scheduler as much as us.
     const added = r.loginRefreshing.p99 - r.loginQuiet.p99;
     if (added > 5) failures.push(`a 1,000-user refresh added ${added.toFixed(1)} ms to login p99 (> 5 ms)`);
-    for (const x of r.rotation) {
-      const interval = x.refresh.startsWith('1 s') ? 1000 : 15000;
-      if (x.ms > interval + 1000) failures.push(`a rotation took ${(x.ms / 1000).toFixed(1)} s with a ${x.refresh} refresh (> one interval)`);
-    }
+    // Passes start one interval apart: a rotation waits at most an interval plus one pass.
+    for (const x of r.rotation)
+      for (const took of x.ms)
+        if (took > x.intervalMs + 1000) failures.push(`a rotation took ${(took / 1000).toFixed(1)} s with a ${x.refresh} refresh (> one interval and a pass)`);
   }
   console.log(failures.length ? `\nTargets missed:\n  ${failures.join('\n  ')}` : '\nAll targets met.');
   process.exitCode = failures.length ? 1 : 0;
