@@ -1,10 +1,11 @@
 /**
  * The wire benchmark (issue 5): pgbench against one embedded PostgreSQL directly, through
  * Mayfly (`dist/proxy.js proxy --listen`, a users-file identity choosing a policy with
- * `user@policy`, upstream as the session role) and through PgBouncer (session pooling, the
- * same SCRAM verifier), all in one run; then proxy memory with 1,000 idle clients.
+ * `user@policy`, upstream as the session role), through PgBouncer (session pooling, the
+ * same SCRAM verifier) and through a bare Node relay (the floor for Node, bench/nodeRelay.ts),
+ * all in one run; then proxy memory with 1,000 idle clients.
  *
- * The three targets take turns case by case (in a rotating order), so drift in the load of
+ * The targets take turns case by case (in a rotating order), so drift in the load of
  * a shared machine spreads over all of them instead of favouring whoever ran first.
  * MAYFLY_BENCH_SECONDS (default 20) sets each target's pgbench time per case, taken in
  * MAYFLY_BENCH_ROUNDS (4) turns; MAYFLY_BENCH_SCALE (10) the pgbench scale.
@@ -21,6 +22,7 @@ import { startProxy, type RunningProxy } from '../test/support/proxyProcess';
 import { initPgbench, runPgbench, type PgbenchResult, type PgbenchRun, type PgbenchTarget } from './wirePgbench';
 import { pgbouncerVersion, startPgbouncer, type RunningPgbouncer } from './wirePgbouncer';
 import { measureIdleClients, processCpuSeconds, type IdleResult } from './wireIdle';
+import { startNodeRelay, type RunningNodeRelay } from './wireNodeRelay';
 
 const DATABASE = 'mayfly_wire_bench';
 const USER = 'wire_bench';
@@ -41,7 +43,11 @@ const POOL_SIZE = Math.max(...CLIENTS) + 10;
  */
 const MAX_CONNECTIONS = IDLE_CLIENTS + 3 * POOL_SIZE + 50;
 
-const TARGETS = ['direct', 'Mayfly', 'PgBouncer'] as const;
+/**
+ * `Node relay` is a reference, not a contender: a bare relay with Mayfly's socket I/O and
+ * nothing else (bench/nodeRelay.ts), the floor for a proxy running on Node.
+ */
+const TARGETS = ['direct', 'Mayfly', 'PgBouncer', 'Node relay'] as const;
 type TargetName = (typeof TARGETS)[number];
 
 const POLICIES = `policy "${POLICY}" {
@@ -143,7 +149,7 @@ export function combinePgbench(runs: PgbenchResult[]): PgbenchResult {
 }
 
 /**
- * Each case with the three targets' results; errors are kept per target so one bad run does
+ * Each case with every target's results; errors are kept per target so one bad run does
  * not lose the rest. The targets take turns in `rounds` short runs per case (in a rotating
  * order): on a shared machine whose speed drifts over seconds (other tenants, CPU steal),
  * one long run each would hand one target the fast stretch and another the slow one.
@@ -166,9 +172,9 @@ async function runCases(
   });
   const slice = Math.max(1, Math.round(seconds / rounds));
   for (const [i, c] of cases.entries()) {
-    const runs: Record<TargetName, PgbenchResult[]> = { direct: [], Mayfly: [], PgBouncer: [] };
+    const runs = Object.fromEntries(TARGETS.map((t) => [t, [] as PgbenchResult[]])) as Record<TargetName, PgbenchResult[]>;
     const failed: Partial<Record<TargetName, Error>> = {};
-    const cpu: Record<TargetName, number> = { direct: 0, Mayfly: 0, PgBouncer: 0 };
+    const cpu = Object.fromEntries(TARGETS.map((t) => [t, 0])) as Record<TargetName, number>;
     for (let r = 0; r < rounds; r++)
       for (let k = 0; k < TARGETS.length; k++) {
         const t = TARGETS[(i + r + k) % TARGETS.length]!;
@@ -195,11 +201,15 @@ async function runCases(
 function printSummary(r: WireBenchResult, log: (l: string) => void): void {
   log('');
   const us = (x: number | undefined): string => (x === undefined ? '-' : fmt(x, 1));
-  log(`  ${'case'.padEnd(22)} ${'Mayfly/PgBouncer'.padEnd(18)}${'Mayfly/direct'.padEnd(15)}CPU µs/transaction: Mayfly, PgBouncer`);
+  const r2 = (a: TargetName, b: TargetName, c: WireCase): string => ratio(c.results[a], c.results[b]).toFixed(2);
+  log(
+    `  ${'case'.padEnd(22)} ${'Mayfly/PgBouncer'.padEnd(18)}${'Mayfly/direct'.padEnd(15)}${'PgBouncer/direct'.padEnd(18)}${'Mayfly/Node relay'.padEnd(19)}` +
+      'CPU µs/transaction: Mayfly, PgBouncer, Node relay',
+  );
   for (const c of r.cases)
     log(
-      `  ${c.label.padEnd(22)} ${ratio(c.results.Mayfly, c.results.PgBouncer).toFixed(2).padEnd(18)}${ratio(c.results.Mayfly, c.results.direct).toFixed(2).padEnd(15)}` +
-        `${us(c.cpuUsPerTx.Mayfly)}, ${us(c.cpuUsPerTx.PgBouncer)}`,
+      `  ${c.label.padEnd(22)} ${r2('Mayfly', 'PgBouncer', c).padEnd(18)}${r2('Mayfly', 'direct', c).padEnd(15)}${r2('PgBouncer', 'direct', c).padEnd(18)}` +
+        `${r2('Mayfly', 'Node relay', c).padEnd(19)}${us(c.cpuUsPerTx.Mayfly)}, ${us(c.cpuUsPerTx.PgBouncer)}, ${us(c.cpuUsPerTx['Node relay'])}`,
     );
   for (const c of r.cases) for (const t of TARGETS) if (c.results[t] instanceof Error) log(`  ${c.label} ${t}: ${(c.results[t] as Error).message}`);
   const withC = r.cases.find((c) => c.run.connectPerTransaction);
@@ -233,11 +243,12 @@ export async function runWireBench(log: (line: string) => void): Promise<WireBen
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mayfly-wire-bench-'));
   let proxy: RunningProxy | undefined;
   let bouncer: RunningPgbouncer | undefined;
+  let relay: RunningNodeRelay | undefined;
   try {
     await server.createDatabase(DATABASE);
     await initPgbench({ host: su.host, port: su.port, user: su.user, password: su.password!, database: DATABASE }, scale);
 
-    // One identity for all three targets: the same password and the same SCRAM verifier on
+    // One identity for every target: the same password and the same SCRAM verifier on
     // the server (direct), in PgBouncer's auth_file and in Mayfly's users file.
     const password = crypto.randomBytes(24).toString('base64url');
     const verifier = scramVerifier(password);
@@ -262,11 +273,14 @@ export async function runWireBench(log: (line: string) => void): Promise<WireBen
     );
     bouncer = await startPgbouncer({ upstreamPort: su.port, database: DATABASE, user: USER, verifier, poolSize: POOL_SIZE, maxClients: IDLE_CLIENTS + POOL_SIZE + 50 });
 
+    relay = await startNodeRelay(su.port);
+
     const base = { host: '127.0.0.1', password, database: DATABASE };
     const targets: Record<TargetName, PgbenchTarget> = {
       direct: { ...base, port: su.port, user: USER },
       Mayfly: { ...base, port: mayflyPort, user: `${USER}@${POLICY}` },
       PgBouncer: { ...base, port: bouncer.port, user: USER },
+      'Node relay': { ...base, port: relay.port, user: USER },
     };
 
     log(`  pgbench -S -j 2, ${rounds} turns of -T ${Math.max(1, Math.round(seconds / rounds))} per target and case (${seconds} s in all), scale ${scale}, ${server.label}, ${pgbouncerVersion()} (session pooling), Mayfly (dist/proxy.js)`);
@@ -277,7 +291,8 @@ export async function runWireBench(log: (line: string) => void): Promise<WireBen
         log(`  warm-up through ${t} failed: ${e.message}`),
       );
     log(`  ${'case'.padEnd(22)} ${TARGETS.map((t) => t.padEnd(22)).join('')}`);
-    const cases = await runCases(targets, { Mayfly: proxy.process.pid!, PgBouncer: bouncer.pid }, seconds, rounds, log);
+    const pids = { Mayfly: proxy.process.pid!, PgBouncer: bouncer.pid, 'Node relay': relay.pid };
+    const cases = await runCases(targets, pids, seconds, rounds, log);
 
     const idle: WireBenchResult['idle'] = {};
     const backends = (where: string, value: string) => async () =>
@@ -293,6 +308,7 @@ export async function runWireBench(log: (line: string) => void): Promise<WireBen
     printSummary(result, log);
     return result;
   } finally {
+    await relay?.stop();
     await bouncer?.stop();
     if (proxy) {
       await proxy.stop();
