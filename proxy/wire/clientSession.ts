@@ -172,6 +172,8 @@ export class ClientSession {
       source: this.source,
       kind: identity.kind,
       method: outcome.method,
+      // Whether the client's leg was encrypted, for audits of who connected how.
+      ...(this.socket instanceof tls.TLSSocket ? { tls: true } : {}),
       ...(landing.policy ? { policy: landing.policy } : {}),
       role: landing.role,
       database: landing.database,

@@ -84,7 +84,7 @@ describe('JDBC (the PostgreSQL JDBC driver, as DBeaver uses it) through the prox
       log: createLogger((l) => logLines.push(l)),
     });
     const { port } = await app.serveWire({ listen: '127.0.0.1:0', users: [path.join(dir, 'users.json')], tls: selfSignedFiles(dir) });
-    const url = (database: string, query = 'sslmode=disable'): string => `jdbc:postgresql://127.0.0.1:${port}/${database}?${query}`;
+    const url = (database: string, query = 'sslmode=disable'): string => `jdbc:postgresql://127.0.0.1:${port}/${database}${query ? `?${query}` : ''}`;
     const who = 'select current_user, current_database()';
     outcomes = await runProbe([
       { name: 'user@policy', url: url('dellstore'), user: 'alice@pg-homolog', password: 'alice-secret', action: who },
@@ -92,6 +92,8 @@ describe('JDBC (the PostgreSQL JDBC driver, as DBeaver uses it) through the prox
       { name: 'options', url: url('testdb', 'sslmode=disable&options=-c%20mayfly.policy=pg-homolog'), user: 'carol', password: 'carol-secret', action: who },
       { name: 'md5 default policy', url: url('dellstore'), user: 'bob', password: 'bob-secret', action: who },
       { name: 'tls', url: url('dellstore', 'sslmode=require'), user: 'carol@pg-homolog', password: 'carol-secret', action: "select current_user, (select ssl::text from pg_stat_ssl where pid = pg_backend_pid())" },
+      // No parameters at all, as a new DBeaver connection starts: the driver's sslmode=prefer.
+      { name: 'driver defaults', url: url('dellstore', ''), user: 'alice@pg-homolog', password: 'alice-secret', action: who },
       { name: 'metadata', url: url('dellstore'), user: 'alice@pg-homolog', password: 'alice-secret', action: 'TABLES:store' },
       { name: 'prepared', url: url('dellstore', 'sslmode=disable&prepareThreshold=1'), user: 'bob', password: 'bob-secret', action: 'select count(*) from store.products' },
       { name: 'cancel', url: url('dellstore'), user: 'alice@pg-homolog', password: 'alice-secret', action: 'CANCEL' },
@@ -137,7 +139,21 @@ describe('JDBC (the PostgreSQL JDBC driver, as DBeaver uses it) through the prox
   it('sslmode=require: TLS to the proxy, the upstream login as the session role', () => {
     // The upstream leg is the granter DSN's (sslmode=disable here), so the server reports no TLS.
     assert.equal(ok('tls'), `${SEED_ROLE}|false`);
-    assert.ok(logLines.some((l) => l.includes('auth.success') && l.includes('user="carol@pg-homolog"') && /method="scram(-plus)?"/.test(l)), 'the TLS login is logged');
+  });
+
+  it("the driver's defaults (sslmode=prefer: TLS with the proxy's self-signed certificate)", () => {
+    assert.equal(ok('driver defaults'), `${SEED_ROLE}|dellstore`);
+  });
+
+  it('the log tells encrypted logins from plaintext ones', () => {
+    const successes = (user: string): string[] => logLines.filter((l) => l.includes('auth.success') && l.includes(`user="${user}"`));
+    // carol@pg-homolog logged in once, with sslmode=require; alice@pg-homolog with the defaults
+    // (TLS) and several times with sslmode=disable.
+    assert.equal(successes('carol@pg-homolog').length, 1);
+    assert.match(successes('carol@pg-homolog')[0]!, / tls=true /);
+    const alice = successes('alice@pg-homolog');
+    assert.equal(alice.filter((l) => l.includes(' tls=true ')).length, 1, alice.join('\n'));
+    assert.ok(alice.length >= 3);
   });
 
   it("DatabaseMetaData lists the schema's tables, as a navigator shows them", () => {

@@ -240,6 +240,7 @@ describe('wire proxy TLS: direct TLS and SCRAM-SHA-256-PLUS', function () {
         const ok = successOf(events, user);
         assert.equal(ok.length, 1, `${user} ${cb}`);
         assert.equal(ok[0]!.method, method, `${user} channel_binding=${cb}`);
+        assert.equal(ok[0]!.tls, true, 'the log says the client connected over TLS');
       }
   });
 
@@ -260,6 +261,9 @@ describe('wire proxy TLS: direct TLS and SCRAM-SHA-256-PLUS', function () {
     const r = await psql(env(proxies.ecdsa, TEXT, { PGSSLMODE: 'disable', PGCHANNELBINDING: 'require' }), 'select 1');
     assert.notEqual(r.code, 0);
     assert.match(r.err, /channel binding required, but SSL not in use/);
+    const { events } = await eventsDuring(() => psql(env(proxies.ecdsa, TEXT, { PGSSLMODE: 'disable' }), 'select 1'));
+    assert.equal(successOf(events, TEXT).length, 1);
+    assert.equal(successOf(events, TEXT)[0]!.tls, undefined, 'no tls field for a plaintext client');
   });
 
   it('a client choosing PLUS in plaintext is refused with a protocol error', async () => {
